@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/omni-orchestrator/omni/campaign"
+)
+
+// Campaign is one stored version of a campaign definition.
+type Campaign struct {
+	ID         string              `json:"id"`
+	Version    int                 `json:"version"`
+	Status     string              `json:"status"`
+	Definition campaign.Definition `json:"definition"`
+	CreatedAt  time.Time           `json:"created_at"`
+}
+
+const campaignColumns = `id, version, status, definition, created_at`
+
+func scanCampaign(row pgx.Row) (Campaign, error) {
+	var c Campaign
+	var def []byte
+	err := row.Scan(&c.ID, &c.Version, &c.Status, &def, &c.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	if err != nil {
+		return c, err
+	}
+	return c, json.Unmarshal(def, &c.Definition)
+}
+
+// CreateCampaign stores def as the campaign's next version (1 for a new one).
+func (s *Store) CreateCampaign(ctx context.Context, def *campaign.Definition) (Campaign, error) {
+	doc, err := json.Marshal(def)
+	if err != nil {
+		return Campaign{}, err
+	}
+	name := def.Name
+	if name == "" {
+		name = def.ID
+	}
+	var c Campaign
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// Serialise version numbering per campaign id.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('campaign:' || $1))`, def.ID); err != nil {
+			return err
+		}
+		c, err = scanCampaign(tx.QueryRow(ctx, `
+INSERT INTO campaigns (id, version, name, offer_id, definition)
+SELECT $1, coalesce(max(version), 0) + 1, $2, nullif($3, ''), $4 FROM campaigns WHERE id = $1
+RETURNING `+campaignColumns, def.ID, name, def.OfferID, doc))
+		return err
+	})
+	return c, err
+}
+
+// Campaign returns the latest version of a campaign, or ErrNotFound.
+func (s *Store) Campaign(ctx context.Context, id string) (Campaign, error) {
+	return scanCampaign(s.pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1`, id))
+}
+
+// CampaignVersion returns one version of a campaign, or ErrNotFound.
+func (s *Store) CampaignVersion(ctx context.Context, id string, version int) (Campaign, error) {
+	return scanCampaign(s.pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1 AND version = $2`, id, version))
+}
+
+// JourneyCounts counts a campaign's journeys by status.
+func (s *Store) JourneyCounts(ctx context.Context, campaignID string) (map[string]int, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT status, count(*) FROM journeys WHERE campaign_id = $1 GROUP BY status`, campaignID)
+	counts := map[string]int{}
+	var status string
+	var n int
+	_, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error {
+		counts[status] = n
+		return nil
+	})
+	return counts, err
+}

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Consent is a customer's marketing permission per channel.
+type Consent struct {
+	Email bool `json:"email"`
+	SMS   bool `json:"sms"`
+	Push  bool `json:"push"`
+}
+
+// Customer is a stored customer profile.
+type Customer struct {
+	ID               string         `json:"id" db:"id"`
+	Email            string         `json:"email,omitempty" db:"email"`
+	Phone            string         `json:"phone,omitempty" db:"phone"`
+	PushToken        string         `json:"push_token,omitempty" db:"push_token"`
+	Timezone         string         `json:"timezone,omitempty" db:"timezone"`
+	Locale           string         `json:"locale,omitempty" db:"locale"`
+	PreferredChannel string         `json:"preferred_channel,omitempty" db:"preferred_channel"`
+	Consent          Consent        `json:"consent" db:"-"`
+	Attributes       map[string]any `json:"attributes" db:"attributes"`
+	CreatedAt        time.Time      `json:"created_at" db:"created_at"`
+	UpdatedAt        time.Time      `json:"updated_at" db:"updated_at"`
+}
+
+// CustomerPatch is an upsert: fields left nil keep their stored value, an
+// empty string clears one, attributes merge key by key, and consent that was
+// never given defaults to true (subscribed), as in Braze and Customer.io.
+type CustomerPatch struct {
+	ID               string         `json:"id"`
+	Email            *string        `json:"email,omitempty"`
+	Phone            *string        `json:"phone,omitempty"`
+	PushToken        *string        `json:"push_token,omitempty"`
+	Timezone         *string        `json:"timezone,omitempty"`
+	Locale           *string        `json:"locale,omitempty"`
+	PreferredChannel *string        `json:"preferred_channel,omitempty"`
+	Consent          *ConsentPatch  `json:"consent,omitempty"`
+	Attributes       map[string]any `json:"attributes,omitempty"`
+}
+
+// ConsentPatch sets the channels it names.
+type ConsentPatch struct {
+	Email *bool `json:"email,omitempty"`
+	SMS   *bool `json:"sms,omitempty"`
+	Push  *bool `json:"push,omitempty"`
+}
+
+const customerColumns = `id, coalesce(email, '') AS email, coalesce(phone, '') AS phone,
+	coalesce(push_token, '') AS push_token, coalesce(timezone, '') AS timezone,
+	coalesce(locale, '') AS locale, coalesce(preferred_channel, '') AS preferred_channel,
+	consent_email, consent_sms, consent_push, attributes, created_at, updated_at`
+
+func scanCustomer(row pgx.Row) (Customer, error) {
+	var c Customer
+	err := row.Scan(&c.ID, &c.Email, &c.Phone, &c.PushToken, &c.Timezone, &c.Locale, &c.PreferredChannel,
+		&c.Consent.Email, &c.Consent.SMS, &c.Consent.Push, &c.Attributes, &c.CreatedAt, &c.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	return c, err
+}
+
+// UpsertCustomers applies the patches in one transaction: all or nothing.
+func (s *Store) UpsertCustomers(ctx context.Context, patches []CustomerPatch) ([]Customer, error) {
+	out := make([]Customer, 0, len(patches))
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		out = out[:0]
+		for _, p := range patches {
+			var consent ConsentPatch
+			if p.Consent != nil {
+				consent = *p.Consent
+			}
+			c, err := scanCustomer(tx.QueryRow(ctx, `
+INSERT INTO customers AS c (id, email, phone, push_token, timezone, locale, preferred_channel,
+	consent_email, consent_sms, consent_push, attributes)
+VALUES ($1, nullif($2, ''), nullif($3, ''), nullif($4, ''), nullif($5, ''), nullif($6, ''), nullif($7, ''),
+	coalesce($8, true), coalesce($9, true), coalesce($10, true), coalesce($11::jsonb, '{}'))
+ON CONFLICT (id) DO UPDATE SET
+	email = CASE WHEN $2::text IS NULL THEN c.email ELSE nullif($2, '') END,
+	phone = CASE WHEN $3::text IS NULL THEN c.phone ELSE nullif($3, '') END,
+	push_token = CASE WHEN $4::text IS NULL THEN c.push_token ELSE nullif($4, '') END,
+	timezone = CASE WHEN $5::text IS NULL THEN c.timezone ELSE nullif($5, '') END,
+	locale = CASE WHEN $6::text IS NULL THEN c.locale ELSE nullif($6, '') END,
+	preferred_channel = CASE WHEN $7::text IS NULL THEN c.preferred_channel ELSE nullif($7, '') END,
+	consent_email = coalesce($8, c.consent_email),
+	consent_sms = coalesce($9, c.consent_sms),
+	consent_push = coalesce($10, c.consent_push),
+	attributes = c.attributes || coalesce($11::jsonb, '{}'),
+	updated_at = now()
+RETURNING `+customerColumns,
+				p.ID, p.Email, p.Phone, p.PushToken, p.Timezone, p.Locale, p.PreferredChannel,
+				consent.Email, consent.SMS, consent.Push, p.Attributes))
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Customer returns one customer, or ErrNotFound.
+func (s *Store) Customer(ctx context.Context, id string) (Customer, error) {
+	return scanCustomer(s.pool.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1`, id))
+}
+
+// CustomerIDsAfter pages through all customer ids in order, after the given one.
+func (s *Store) CustomerIDsAfter(ctx context.Context, after string, limit int) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id FROM customers WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// ExistingCustomerIDs returns those of ids that name a customer.
+func (s *Store) ExistingCustomerIDs(ctx context.Context, ids []string) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id FROM customers WHERE id = ANY($1) ORDER BY id`, ids)
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Journey statuses.
+const (
+	JourneyActive    = "active"
+	JourneyCompleted = "completed"
+	JourneyFailed    = "failed"
+)
+
+// Journey is the read model of one customer's path through a campaign.
+type Journey struct {
+	WorkflowID  string     `json:"workflow_id" db:"workflow_id"`
+	CampaignID  string     `json:"campaign_id" db:"campaign_id"`
+	Version     int        `json:"version" db:"version"`
+	CustomerID  string     `json:"customer_id" db:"customer_id"`
+	Status      string     `json:"status" db:"status"`
+	CurrentStep string     `json:"current_step" db:"current_step"`
+	ExitReason  string     `json:"exit_reason,omitempty" db:"exit_reason"`
+	StartedAt   time.Time  `json:"started_at" db:"started_at"`
+	EndedAt     *time.Time `json:"ended_at,omitempty" db:"ended_at"`
+}
+
+const journeyColumns = `workflow_id, campaign_id, version, customer_id, status, current_step,
+	coalesce(exit_reason, '') AS exit_reason, started_at, ended_at`
+
+// CreateJourney records a journey about to start. It reports false when the
+// journey already exists, which makes enrolment idempotent.
+func (s *Store) CreateJourney(ctx context.Context, j Journey) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
+INSERT INTO journeys (workflow_id, campaign_id, version, customer_id, current_step)
+VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workflow_id) DO NOTHING`,
+		j.WorkflowID, j.CampaignID, j.Version, j.CustomerID, j.CurrentStep)
+	return tag.RowsAffected() == 1, err
+}
+
+// FinishJourney records how a journey ended.
+func (s *Store) FinishJourney(ctx context.Context, workflowID, status, step, reason string) error {
+	_, err := s.pool.Exec(ctx, `
+UPDATE journeys SET status = $2, current_step = $3, exit_reason = nullif($4, ''), ended_at = coalesce(ended_at, now())
+WHERE workflow_id = $1`, workflowID, status, step, reason)
+	return err
+}
+
+// CustomerJourneys lists a customer's journeys, newest first.
+func (s *Store) CustomerJourneys(ctx context.Context, customerID string) ([]Journey, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+journeyColumns+` FROM journeys WHERE customer_id = $1 ORDER BY started_at DESC`, customerID)
+	return pgx.CollectRows(rows, pgx.RowToStructByName[Journey])
+}
+
+// Journey returns one journey, or ErrNotFound.
+func (s *Store) Journey(ctx context.Context, workflowID string) (Journey, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+journeyColumns+` FROM journeys WHERE workflow_id = $1`, workflowID)
+	return collectOne(rows, pgx.RowToStructByName[Journey])
+}
+
+// ActiveJourneyIDs lists the workflow IDs of a customer's active journeys,
+// optionally only those of one campaign.
+func (s *Store) ActiveJourneyIDs(ctx context.Context, customerID, campaignID string) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `
+SELECT workflow_id FROM journeys
+WHERE customer_id = $1 AND status = 'active' AND ($2 = '' OR campaign_id = $2)
+ORDER BY workflow_id`, customerID, campaignID)
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func collectOne[T any](rows pgx.Rows, fn pgx.RowToFunc[T]) (T, error) {
+	v, err := pgx.CollectExactlyOneRow(rows, fn)
+	if err == pgx.ErrNoRows {
+		return v, ErrNotFound
+	}
+	return v, err
+}

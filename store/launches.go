@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Audience is who a launch enrolls: everybody, or the listed customers.
+type Audience struct {
+	All         bool     `json:"all,omitempty"`
+	CustomerIDs []string `json:"customer_ids,omitempty"`
+}
+
+// Launch is one enrolment run of a campaign version and its progress.
+type Launch struct {
+	ID              string     `json:"id" db:"id"`
+	CampaignID      string     `json:"campaign_id" db:"campaign_id"`
+	Version         int        `json:"version" db:"version"`
+	Audience        Audience   `json:"audience" db:"audience"`
+	Status          string     `json:"status" db:"status"`
+	Enrolled        int        `json:"enrolled" db:"enrolled"`
+	AlreadyEnrolled int        `json:"already_enrolled" db:"already_enrolled"`
+	Skipped         int        `json:"skipped" db:"skipped"`
+	CreatedAt       time.Time  `json:"created_at" db:"created_at"`
+	FinishedAt      *time.Time `json:"finished_at,omitempty" db:"finished_at"`
+}
+
+// LaunchProgress is what a launch has done so far.
+type LaunchProgress struct {
+	Enrolled        int
+	AlreadyEnrolled int
+	Skipped         int
+}
+
+// CreateLaunch records a launch before its workflow starts.
+func (s *Store) CreateLaunch(ctx context.Context, l Launch) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO launches (id, campaign_id, version, audience) VALUES ($1, $2, $3, $4)`,
+		l.ID, l.CampaignID, l.Version, l.Audience)
+	return err
+}
+
+// UpdateLaunch records progress; done marks the launch finished.
+func (s *Store) UpdateLaunch(ctx context.Context, id string, p LaunchProgress, done bool) error {
+	_, err := s.pool.Exec(ctx, `
+UPDATE launches SET enrolled = $2, already_enrolled = $3, skipped = $4,
+	status = CASE WHEN $5 THEN 'finished' ELSE status END,
+	finished_at = CASE WHEN $5 THEN now() ELSE finished_at END
+WHERE id = $1`, id, p.Enrolled, p.AlreadyEnrolled, p.Skipped, done)
+	return err
+}
+
+// Launches lists a campaign's launches, newest first.
+func (s *Store) Launches(ctx context.Context, campaignID string) ([]Launch, error) {
+	rows, _ := s.pool.Query(ctx, `
+SELECT id, campaign_id, version, audience, status, enrolled, already_enrolled, skipped, created_at, finished_at
+FROM launches WHERE campaign_id = $1 ORDER BY created_at DESC LIMIT 20`, campaignID)
+	return pgx.CollectRows(rows, pgx.RowToStructByName[Launch])
+}

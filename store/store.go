@@ -1,0 +1,131 @@
+// Package store is omni's PostgreSQL store: customers, campaigns, journeys,
+// messages and responses, through a pgx pool, with embedded migrations.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrNotFound is returned when a row asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store wraps the connection pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to the database at url, creating the database first if the
+// server has none of that name.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if err := ensureDatabase(ctx, cfg.ConnConfig); err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool}, nil
+}
+
+// ErrNoServer explains what to do when no PostgreSQL answers.
+type ErrNoServer struct {
+	Addr string
+	Err  error
+}
+
+func (e *ErrNoServer) Error() string {
+	return fmt.Sprintf(`no PostgreSQL server answers at %s (%v).
+Start one, then try again, for example:
+  Debian/Ubuntu:  sudo apt-get install -y postgresql && sudo pg_ctlcluster 15 main start
+  macOS:          brew install postgresql@15 && brew services start postgresql@15
+  Docker:         docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:15
+or point DATABASE_URL at a server you have`, e.Addr, e.Err)
+}
+
+func (e *ErrNoServer) Unwrap() error { return e.Err }
+
+// ensureDatabase creates cfg's database when it does not exist, connecting
+// to the server's "postgres" database to do so.
+func ensureDatabase(ctx context.Context, cfg *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return conn.Close(ctx)
+	}
+	if !isCode(err, "3D000") { // invalid_catalog_name: the server answered, the database is missing
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return err
+		}
+		return &ErrNoServer{Addr: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Err: err}
+	}
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	conn, err = pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", cfg.Database, err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cfg.Database}.Sanitize())
+	if err != nil && !isCode(err, "42P04") { // duplicate_database: created meanwhile
+		return fmt.Errorf("create database %s: %w", cfg.Database, err)
+	}
+	return nil
+}
+
+// Migrate applies the embedded migrations that the database lacks. Tern
+// holds an advisory lock, so processes starting together migrate once.
+func (s *Store) Migrate(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	m, err := migrate.NewMigrator(ctx, conn.Conn(), "schema_version")
+	if err != nil {
+		return err
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	if err := m.LoadMigrations(sub); err != nil {
+		return err
+	}
+	return m.Migrate(ctx)
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+func isCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}

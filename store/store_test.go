@@ -1,0 +1,155 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/store"
+	"github.com/omni-orchestrator/omni/store/storetest"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestOpenCreatesTheDatabaseAndMigrateIsRepeatable(t *testing.T) {
+	s, url := storetest.New(t)
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	again, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
+}
+
+func TestOpenExplainsAMissingServer(t *testing.T) {
+	_, err := store.Open(context.Background(), "postgres://postgres@127.0.0.1:1/omni?sslmode=disable&connect_timeout=2")
+	var noServer *store.ErrNoServer
+	if !errors.As(err, &noServer) {
+		t.Fatalf("got %v, want ErrNoServer", err)
+	}
+}
+
+func TestUpsertCustomersMergesAndClears(t *testing.T) {
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	_, err := s.UpsertCustomers(ctx, []store.CustomerPatch{{
+		ID: "c1", Email: ptr("ada@example.com"), Phone: ptr("+4915112345678"),
+		Attributes: map[string]any{"first_name": "Ada", "tier": "gold"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UpsertCustomers(ctx, []store.CustomerPatch{{
+		ID: "c1", Phone: ptr(""), Consent: &store.ConsentPatch{SMS: ptr(false)},
+		Attributes: map[string]any{"tier": "silver"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got[0]
+	if c.Email != "ada@example.com" || c.Phone != "" {
+		t.Errorf("email/phone = %q/%q", c.Email, c.Phone)
+	}
+	if c.Consent != (store.Consent{Email: true, SMS: false, Push: true}) {
+		t.Errorf("consent = %+v", c.Consent)
+	}
+	if c.Attributes["first_name"] != "Ada" || c.Attributes["tier"] != "silver" {
+		t.Errorf("attributes = %v", c.Attributes)
+	}
+	if _, err := s.Customer(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown customer: %v", err)
+	}
+}
+
+func TestUpsertCustomersIsAllOrNothing(t *testing.T) {
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	// The second patch breaks a constraint (attributes must be an object).
+	_, err := s.UpsertCustomers(ctx, []store.CustomerPatch{{ID: "c1"}, {ID: "c2", Attributes: map[string]any{"x": make(chan int)}}})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if _, err := s.Customer(ctx, "c1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("c1 was written half-way: %v", err)
+	}
+}
+
+func TestCampaignVersions(t *testing.T) {
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	def := &campaign.Definition{ID: "spring", StartAt: "done", Steps: map[string]campaign.Step{"done": {Exit: &campaign.Exit{}}}}
+	for want := 1; want <= 2; want++ {
+		c, err := s.CreateCampaign(ctx, def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Version != want {
+			t.Fatalf("version = %d, want %d", c.Version, want)
+		}
+	}
+	latest, err := s.Campaign(ctx, "spring")
+	if err != nil || latest.Version != 2 || latest.Definition.Steps["done"].Exit == nil {
+		t.Fatalf("latest = %+v, %v", latest, err)
+	}
+}
+
+func TestMessagesAreRecordedOncePerKey(t *testing.T) {
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	if _, err := s.UpsertCustomers(ctx, []store.CustomerPatch{{ID: "c1"}}); err != nil {
+		t.Fatal(err)
+	}
+	def := &campaign.Definition{ID: "spring", StartAt: "done", Steps: map[string]campaign.Step{"done": {Exit: &campaign.Exit{}}}}
+	if _, err := s.CreateCampaign(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	j := store.Journey{WorkflowID: "journey:spring:c1", CampaignID: "spring", Version: 1, CustomerID: "c1", CurrentStep: "email-1"}
+	for i, want := range []bool{true, false} {
+		created, err := s.CreateJourney(ctx, j)
+		if err != nil || created != want {
+			t.Fatalf("create journey #%d: created=%v err=%v", i+1, created, err)
+		}
+	}
+	m := store.Message{IdempotencyKey: "journey:spring:c1/email-1/1", JourneyID: j.WorkflowID, CampaignID: "spring",
+		CustomerID: "c1", Step: "email-1", Channel: "email", Provider: "sandbox", Status: store.MessagePending, Subject: "Hi"}
+	first, err := s.RecordMessage(ctx, m, "wait-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MarkSent(ctx, first.ID, "sb-1", "wait-1"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.RecordMessage(ctx, m, "wait-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID || again.Status != store.MessageSent || again.ProviderMessageID != "sb-1" {
+		t.Fatalf("second record = %+v", again)
+	}
+	got, err := s.Journey(ctx, j.WorkflowID)
+	if err != nil || got.CurrentStep != "wait-1" {
+		t.Fatalf("journey = %+v, %v", got, err)
+	}
+}
+
+func TestResponsesAreStoredOncePerEvent(t *testing.T) {
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	if _, err := s.UpsertCustomers(ctx, []store.CustomerPatch{{ID: "c1"}}); err != nil {
+		t.Fatal(err)
+	}
+	r := store.Response{EventID: "e1", CustomerID: "c1", Channel: "email", Type: "clicked", OccurredAt: time.Now()}
+	first, dup, err := s.InsertResponse(ctx, r)
+	if err != nil || dup {
+		t.Fatalf("first insert: dup=%v err=%v", dup, err)
+	}
+	r.Type = "opened"
+	second, dup, err := s.InsertResponse(ctx, r)
+	if err != nil || !dup || second.Type != "clicked" || !second.ReceivedAt.Equal(first.ReceivedAt) {
+		t.Fatalf("second insert = %+v dup=%v err=%v", second, dup, err)
+	}
+}
