@@ -12,6 +12,7 @@ const (
 	JourneyActive    = "active"
 	JourneyCompleted = "completed"
 	JourneyFailed    = "failed"
+	JourneyCancelled = "cancelled"
 )
 
 // Journey is the read model of one customer's path through a campaign.

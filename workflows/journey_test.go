@@ -1,0 +1,178 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/omni-orchestrator/omni/activities"
+	"github.com/omni-orchestrator/omni/campaign"
+)
+
+const welcome = `{
+  "id": "welcome",
+  "start_at": "email-1",
+  "steps": {
+    "email-1": {"send": {"channel": "email", "template": {"subject": "Hi {{first_name}}", "body": "10% off"}}, "next": "wait-1"},
+    "wait-1":  {"wait": {"for": ["clicked", "converted"], "timeout": "48h"},
+                "on": {"clicked": "push-1", "converted": "done", "timeout": "sms-1"}},
+    "push-1":  {"send": {"channel": "push", "template": {"title": "Still there?", "body": "Ends soon"}}, "next": "wait-2"},
+    "wait-2":  {"wait": {"for": ["clicked"], "timeout": "24h"}, "next": "done"},
+    "sms-1":   {"send": {"channel": "sms", "template": {"body": "10% off today"}}, "next": "done"},
+    "done":    {"exit": {"reason": "finished"}}
+  }
+}`
+
+// harness runs a Journey in the time-skipping test environment, recording
+// the activities it calls.
+type harness struct {
+	t        *testing.T
+	env      *testsuite.TestWorkflowEnvironment
+	delivers []activities.DeliverInput
+	finishes []activities.FinishInput
+}
+
+func newHarness(t *testing.T) *harness {
+	var suite testsuite.WorkflowTestSuite
+	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment()}
+	var a *activities.Activities
+	h.env.RegisterActivity(a)
+	h.env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
+			h.delivers = append(h.delivers, in)
+			return activities.DeliverResult{MessageID: in.Key, Status: "sent"}, nil
+		})
+	h.env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.FinishInput) error {
+			h.finishes = append(h.finishes, in)
+			return nil
+		})
+	return h
+}
+
+// respond signals a response after the given time into the journey.
+func (h *harness) respond(after time.Duration, eventID, typ string) {
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(ResponseSignal, Response{EventID: eventID, Type: typ, Channel: "email"})
+	}, after)
+}
+
+func (h *harness) run() JourneyResult {
+	h.t.Helper()
+	d, ps := campaign.Parse([]byte(welcome))
+	if len(ps) > 0 {
+		h.t.Fatal(ps)
+	}
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: JourneyID("welcome", "c1")})
+	h.env.ExecuteWorkflow(Journey, JourneyInput{CampaignID: "welcome", Version: 1, CustomerID: "c1", Definition: *d})
+	if !h.env.IsWorkflowCompleted() {
+		h.t.Fatal("journey did not complete")
+	}
+	var res JourneyResult
+	if err := h.env.GetWorkflowResult(&res); err != nil {
+		h.t.Fatalf("journey failed: %v", err)
+	}
+	return res
+}
+
+func (h *harness) channels() []string {
+	var out []string
+	for _, d := range h.delivers {
+		out = append(out, d.Channel)
+	}
+	return out
+}
+
+func TestJourneyFollowsTheClickedBranch(t *testing.T) {
+	h := newHarness(t)
+	h.respond(time.Hour, "e1", "clicked")
+	res := h.run()
+	if want := []string{"email-1", "wait-1", "push-1", "wait-2", "done"}; !slices.Equal(res.Steps, want) {
+		t.Fatalf("steps = %v, want %v", res.Steps, want)
+	}
+	if got := h.channels(); !slices.Equal(got, []string{"email", "push"}) {
+		t.Fatalf("sent on %v", got)
+	}
+	first := h.delivers[0]
+	if first.Key != "journey:welcome:c1/email-1/1" || first.JourneyID != "journey:welcome:c1" {
+		t.Errorf("idempotency key = %q", first.Key)
+	}
+	if first.NextStep != "wait-1" || first.Template.Subject != "Hi {{first_name}}" || first.CustomerID != "c1" {
+		t.Errorf("deliver input = %+v", first)
+	}
+	if len(h.finishes) != 1 || h.finishes[0].Status != "completed" || h.finishes[0].Step != "done" || h.finishes[0].Reason != "finished" {
+		t.Errorf("finish = %+v", h.finishes)
+	}
+}
+
+func TestJourneyTimesOutIntoSMS(t *testing.T) {
+	h := newHarness(t)
+	h.respond(49*time.Hour, "late", "clicked") // after the timeout: too late to matter
+	start := h.env.Now()
+	res := h.run()
+	if want := []string{"email-1", "wait-1", "sms-1", "done"}; !slices.Equal(res.Steps, want) {
+		t.Fatalf("steps = %v, want %v", res.Steps, want)
+	}
+	if waited := h.env.Now().Sub(start); waited < 48*time.Hour {
+		t.Errorf("journey ended after %v, before the 48h timeout", waited)
+	}
+}
+
+func TestJourneyCountsAResponseThatArrivedBeforeTheWait(t *testing.T) {
+	h := newHarness(t)
+	h.respond(0, "e1", "converted") // arrives while the email is being sent
+	res := h.run()
+	if want := []string{"email-1", "wait-1", "done"}; !slices.Equal(res.Steps, want) {
+		t.Fatalf("steps = %v, want %v", res.Steps, want)
+	}
+}
+
+func TestJourneyCountsARepeatedEventOnceAndEachResponseForOneWait(t *testing.T) {
+	h := newHarness(t)
+	h.respond(time.Hour, "e1", "clicked")
+	h.respond(2*time.Hour, "e1", "clicked") // the same event again must not answer wait-2
+	start := h.env.Now()
+	res := h.run()
+	if want := []string{"email-1", "wait-1", "push-1", "wait-2", "done"}; !slices.Equal(res.Steps, want) {
+		t.Fatalf("steps = %v, want %v", res.Steps, want)
+	}
+	if waited := h.env.Now().Sub(start); waited < 25*time.Hour {
+		t.Errorf("wait-2 ended after %v: the repeated event answered it", waited)
+	}
+}
+
+func TestJourneyRecordsCancellation(t *testing.T) {
+	h := newHarness(t)
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Hour)
+	d, _ := campaign.Parse([]byte(welcome))
+	h.env.ExecuteWorkflow(Journey, JourneyInput{CampaignID: "welcome", Version: 1, CustomerID: "c1", Definition: *d})
+	if err := h.env.GetWorkflowError(); err == nil {
+		t.Fatal("want a cancelled journey")
+	}
+	if len(h.finishes) != 1 || h.finishes[0].Status != "cancelled" || h.finishes[0].Step != "wait-1" {
+		t.Fatalf("finish = %+v", h.finishes)
+	}
+}
+
+// The definition travels in the workflow input through Temporal's JSON
+// converter; it must come back whole.
+func TestJourneyInputSurvivesJSON(t *testing.T) {
+	d, _ := campaign.Parse([]byte(welcome))
+	data, err := json.Marshal(JourneyInput{Definition: *d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back JourneyInput
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if ps := back.Definition.Validate(); len(ps) > 0 || back.Definition.Steps["wait-1"].On["timeout"] != "sms-1" {
+		t.Fatalf("round trip lost data: %v", ps)
+	}
+}
