@@ -94,7 +94,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 			return DeliverResult{}, err
 		}
 	}
-	activity.GetLogger(ctx).Info("Delivered", "message_id", stored.ID, "channel", in.Channel, "status", stored.Status, "reason", stored.Reason)
+	activity.GetLogger(ctx).Debug("Delivered", "message_id", stored.ID, "channel", in.Channel, "status", stored.Status, "reason", stored.Reason)
 	return DeliverResult{MessageID: stored.ID, Status: stored.Status, Reason: stored.Reason}, nil
 }
 

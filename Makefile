@@ -1,0 +1,47 @@
+# omni: `make run` brings the product up, `make test` proves it.
+
+SHELL := bash
+TEMPORAL_CLI_VERSION := v1.5.1
+# Tools live outside the clone, so CI and later clones reuse them.
+TOOLS_DIR ?= $(HOME)/.cache/omni/bin
+TEMPORAL ?= $(TOOLS_DIR)/temporal-$(TEMPORAL_CLI_VERSION)/temporal
+STATICCHECK_VERSION := 2025.1.1
+STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+
+export OMNI_TEMPORAL_CLI := $(TEMPORAL)
+
+.PHONY: run test lint build temporal postgres clean
+
+## run: Temporal dev server with UI, PostgreSQL check, migrations, worker, API and demo
+run: build temporal postgres
+	TEMPORAL="$(TEMPORAL)" scripts/run.sh
+
+## test: unit, integration and end-to-end tests against real PostgreSQL and Temporal
+test: temporal postgres
+	go vet ./...
+	go test -race -count=1 ./...
+
+## lint: formatting, vet and staticcheck
+lint: $(STATICCHECK)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	go vet ./...
+	$(STATICCHECK) ./...
+
+build:
+	go build -o bin/omni ./cmd/omni
+
+## temporal: install the Temporal CLI (dev server + Web UI) once, from the Go module proxy
+temporal: $(TEMPORAL)
+$(TEMPORAL):
+	@echo "Installing the Temporal CLI $(TEMPORAL_CLI_VERSION) into $(dir $@) (a few minutes, once)..."
+	GOBIN=$(dir $@) go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+$(STATICCHECK):
+	GOBIN=$(dir $@) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## postgres: make sure a PostgreSQL server answers (starts a local cluster if one is installed)
+postgres:
+	@scripts/ensure-postgres.sh
+
+clean:
+	rm -rf bin .data

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/store"
+)
+
+// maxListedAudience bounds a launch's customer_ids list.
+const maxListedAudience = 100_000
+
+func (s *Server) createCampaign(c echo.Context) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	def, problems := campaign.Parse(body)
+	if len(problems) > 0 {
+		return invalid("invalid_campaign", "the campaign definition is not valid; nothing was saved", problems...)
+	}
+	if c.QueryParam("dry_run") == "true" {
+		return c.JSON(http.StatusOK, map[string]any{"valid": true, "definition": def})
+	}
+	stored, err := s.Store.CreateCampaign(c.Request().Context(), def)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, stored)
+}
+
+// CampaignView is a campaign's latest version with what is happening in it.
+type CampaignView struct {
+	store.Campaign
+	Journeys map[string]int `json:"journeys"`
+	Launches []store.Launch `json:"launches"`
+}
+
+func (s *Server) campaign(ctx context.Context, id string) (store.Campaign, error) {
+	stored, err := s.Store.Campaign(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return stored, notFound("no campaign %q", id)
+	}
+	return stored, err
+}
+
+func (s *Server) getCampaign(c echo.Context) error {
+	stored, err := s.campaign(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	v := CampaignView{Campaign: stored}
+	if v.Journeys, err = s.Store.JourneyCounts(c.Request().Context(), stored.ID); err != nil {
+		return err
+	}
+	if v.Launches, err = s.Store.Launches(c.Request().Context(), stored.ID); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+type launchRequest struct {
+	Audience *store.Audience `json:"audience"`
+}
+
+// launchCampaign starts the Launch workflow for the campaign's latest
+// version and answers 202 at once; progress shows in GET /v1/campaigns/{id}.
+func (s *Server) launchCampaign(c echo.Context) error {
+	var req launchRequest
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	a := req.Audience
+	switch {
+	case a == nil:
+		return invalid("invalid_request", "say who to enroll", campaign.Problem{Path: "audience", Message: `required: {"all": true} or {"customer_ids": [...]}`})
+	case a.All == (len(a.CustomerIDs) > 0):
+		return invalid("invalid_request", "say who to enroll", campaign.Problem{Path: "audience", Message: `give exactly one of "all": true or a non-empty "customer_ids"`})
+	case len(a.CustomerIDs) > maxListedAudience:
+		return invalid("invalid_request", "audience too large", campaign.Problem{Path: "audience.customer_ids", Message: "at most 100000 ids; use all, or launch in parts"})
+	}
+	seen := map[string]bool{}
+	ids := a.CustomerIDs[:0]
+	for i, id := range a.CustomerIDs {
+		if strings.TrimSpace(id) == "" {
+			return invalid("invalid_request", "empty customer id", campaign.Problem{Path: campaign.Index("audience.customer_ids", i), Message: "empty"})
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	a.CustomerIDs = ids
+	stored, err := s.campaign(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	l, err := s.Enroller.StartLaunch(c.Request().Context(), stored, *a)
+	if err != nil {
+		return unavailable("could not start the launch: %v", err)
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"launch_id": l.ID, "campaign_id": l.CampaignID, "version": l.Version, "status": l.Status})
+}
+
+type enrollRequest struct {
+	CustomerID string `json:"customer_id"`
+}
+
+// enrollCustomer starts one customer's journey now: 201 when it started,
+// 200 when the customer was already enrolled.
+func (s *Server) enrollCustomer(c echo.Context) error {
+	var req enrollRequest
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	if req.CustomerID == "" {
+		return invalid("invalid_request", "customer_id is required", campaign.Problem{Path: "customer_id", Message: "required"})
+	}
+	ctx := c.Request().Context()
+	stored, err := s.campaign(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if _, err := s.Store.Customer(ctx, req.CustomerID); errors.Is(err, store.ErrNotFound) {
+		return notFound("no customer %q", req.CustomerID)
+	} else if err != nil {
+		return err
+	}
+	e, err := s.Enroller.Enroll(ctx, stored, req.CustomerID)
+	if err != nil {
+		return unavailable("could not start the journey: %v", err)
+	}
+	status := http.StatusOK
+	if e.Started {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, e)
+}

@@ -1,0 +1,139 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/store"
+)
+
+// customerViewLimit bounds the messages and responses in the customer view.
+const customerViewLimit = 100
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+
+// upsertCustomers takes one customer object or an array of them; all are
+// validated first and written in one transaction, so nothing is written
+// half-way.
+func (s *Server) upsertCustomers(c echo.Context) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	isArray := bytes.HasPrefix(bytes.TrimSpace(body), []byte("["))
+	var patches []store.CustomerPatch
+	var p *campaign.Problem
+	if isArray {
+		p = campaign.DecodeStrict(body, &patches)
+	} else {
+		var one store.CustomerPatch
+		p = campaign.DecodeStrict(body, &one)
+		patches = []store.CustomerPatch{one}
+	}
+	if p != nil {
+		return invalid("invalid_request", "the body is not a customer or an array of customers", *p)
+	}
+	if len(patches) == 0 {
+		return invalid("invalid_request", "the array holds no customers")
+	}
+	var problems campaign.Problems
+	for i, patch := range patches {
+		path := ""
+		if isArray {
+			path = campaign.Index("", i)
+		}
+		problems = append(problems, validateCustomer(path, patch)...)
+	}
+	if len(problems) > 0 {
+		return invalid("invalid_customer", "the customer data is not valid; nothing was written", problems...)
+	}
+	customers, err := s.Store.UpsertCustomers(c.Request().Context(), patches)
+	if err != nil {
+		return err
+	}
+	if !isArray {
+		return c.JSON(http.StatusOK, customers[0])
+	}
+	return c.JSON(http.StatusOK, map[string]any{"customers": customers})
+}
+
+func validateCustomer(path string, c store.CustomerPatch) campaign.Problems {
+	var ps campaign.Problems
+	add := func(field, msg string) {
+		ps = append(ps, campaign.Problem{Path: campaign.Join(path, field), Message: msg})
+	}
+	switch {
+	case strings.TrimSpace(c.ID) == "":
+		add("id", "required")
+	case len(c.ID) > 200:
+		add("id", "at most 200 characters")
+	}
+	if v := deref(c.Email); v != "" {
+		if a, err := mail.ParseAddress(v); err != nil || a.Address != v {
+			add("email", "not an email address")
+		}
+	}
+	if v := deref(c.Phone); v != "" && !e164.MatchString(v) {
+		add("phone", "must be in E.164 format, such as +4915112345678")
+	}
+	if v := deref(c.Timezone); v != "" {
+		if _, err := time.LoadLocation(v); err != nil {
+			add("timezone", "not an IANA time zone, such as Europe/Berlin")
+		}
+	}
+	if v := deref(c.PreferredChannel); v != "" && !slices.Contains(campaign.Channels, v) {
+		add("preferred_channel", "one of email, sms, push")
+	}
+	if len(deref(c.PushToken)) > 4096 {
+		add("push_token", "at most 4096 characters")
+	}
+	return ps
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// CustomerView is the customer as every channel sees it.
+type CustomerView struct {
+	Customer  store.Customer   `json:"customer"`
+	Journeys  []store.Journey  `json:"journeys"`
+	Messages  []store.Message  `json:"messages"`
+	Responses []store.Response `json:"responses"`
+}
+
+func (s *Server) getCustomer(c echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	customer, err := s.Store.Customer(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no customer %q", id)
+	}
+	if err != nil {
+		return err
+	}
+	v := CustomerView{Customer: customer}
+	if v.Journeys, err = s.Store.CustomerJourneys(ctx, id); err != nil {
+		return err
+	}
+	if v.Messages, err = s.Store.CustomerMessages(ctx, id, customerViewLimit); err != nil {
+		return err
+	}
+	if v.Responses, err = s.Store.CustomerResponses(ctx, id, customerViewLimit); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}

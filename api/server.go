@@ -1,0 +1,86 @@
+// Package api is omni's HTTP API: marketers define and launch campaigns,
+// channel systems report responses, everybody reads the customer view.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.temporal.io/sdk/client"
+
+	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/store"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// MaxBodyBytes bounds request bodies; larger ones get 413.
+const MaxBodyBytes = "2M"
+
+// Server holds the API's dependencies.
+type Server struct {
+	Store    *store.Store
+	Temporal client.Client
+	Enroller *enroll.Enroller
+	Logger   *slog.Logger
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(s.Logger)
+	e.Use(middleware.RequestID())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.Logger.Error("panic", "path", c.Path(), "error", err, "stack", string(stack))
+			return err
+		}}))
+	e.Use(middleware.BodyLimit(MaxBodyBytes))
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true, LogRequestID: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			s.Logger.Debug("request", "method", v.Method, "uri", v.URI, "status", v.Status, "latency", v.Latency, "request_id", v.RequestID)
+			return nil
+		},
+	}))
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openAPI) })
+
+	v1 := e.Group("/v1")
+	v1.POST("/customers", s.upsertCustomers)
+	v1.GET("/customers/:id", s.getCustomer)
+	v1.POST("/campaigns", s.createCampaign)
+	v1.GET("/campaigns/:id", s.getCampaign)
+	v1.POST("/campaigns/:id/launch", s.launchCampaign)
+	v1.POST("/campaigns/:id/enroll", s.enrollCustomer)
+	v1.POST("/responses", s.postResponse)
+	return e
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 only when PostgreSQL and Temporal both answer.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
+	status := http.StatusOK
+	if err := s.Store.Ping(ctx); err != nil {
+		checks["postgres"], status = err.Error(), http.StatusServiceUnavailable
+	}
+	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"], status = err.Error(), http.StatusServiceUnavailable
+	}
+	return c.JSON(status, map[string]any{"status": http.StatusText(status), "checks": checks})
+}

@@ -1,0 +1,88 @@
+// Package enroll puts customers into campaigns: one at a time (an event
+// triggered entry), or a whole audience through the Launch workflow.
+package enroll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/google/uuid"
+	"github.com/omni-orchestrator/omni/store"
+	"github.com/omni-orchestrator/omni/workflows"
+)
+
+// Enroller starts journeys and launches.
+type Enroller struct {
+	Store     *store.Store
+	Temporal  client.Client
+	TaskQueue string
+}
+
+// Enrollment is the journey a customer is in.
+type Enrollment struct {
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	Version    int    `json:"version"`
+	// Started is false when the customer was already enrolled: every
+	// customer goes through a campaign once.
+	Started bool `json:"started"`
+}
+
+// Enroll starts the customer's journey through campaign c, unless one was
+// started before. The customer must exist. The journey row is written first
+// so a retry after a failed start finds it and starts the workflow.
+func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customerID string) (Enrollment, error) {
+	id := workflows.JourneyID(c.ID, customerID)
+	_, err := e.Store.CreateJourney(ctx, store.Journey{
+		WorkflowID: id, CampaignID: c.ID, Version: c.Version, CustomerID: customerID, CurrentStep: c.Definition.StartAt,
+	})
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("record journey %s: %w", id, err)
+	}
+	run, err := e.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: e.TaskQueue,
+		// A journey ID is used once, ever: relaunching enrolls nobody twice.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.CampaignIDAttr.ValueSet(c.ID),
+			workflows.CustomerIDAttr.ValueSet(customerID),
+		),
+		StaticSummary: fmt.Sprintf("%s v%d for customer %s", c.ID, c.Version, customerID),
+	}, workflows.Journey, workflows.JourneyInput{
+		CampaignID: c.ID, Version: c.Version, CustomerID: customerID, Definition: c.Definition,
+	})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return Enrollment{WorkflowID: id, RunID: started.RunId, Version: c.Version}, nil
+	}
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("start journey %s: %w", id, err)
+	}
+	return Enrollment{WorkflowID: id, RunID: run.GetRunID(), Version: c.Version, Started: true}, nil
+}
+
+// StartLaunch records a launch of campaign c to the audience and starts the
+// Launch workflow that enrolls it.
+func (e *Enroller) StartLaunch(ctx context.Context, c store.Campaign, audience store.Audience) (store.Launch, error) {
+	l := store.Launch{
+		ID:         "launch:" + c.ID + ":" + uuid.NewString(),
+		CampaignID: c.ID, Version: c.Version, Audience: audience, Status: "running",
+	}
+	if err := e.Store.CreateLaunch(ctx, l); err != nil {
+		return l, err
+	}
+	_, err := e.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    l.ID,
+		TaskQueue:             e.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.CampaignIDAttr.ValueSet(c.ID)),
+		StaticSummary:         fmt.Sprintf("launch of %s v%d", c.ID, c.Version),
+	}, Launch, LaunchInput{LaunchID: l.ID, CampaignID: c.ID, Version: c.Version, Audience: audience})
+	return l, err
+}

@@ -1,0 +1,56 @@
+// Package worker runs omni's workflows and activities on a task queue.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/omni-orchestrator/omni/activities"
+	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/workflows"
+)
+
+// New returns a worker for every workflow and activity of omni.
+func New(c client.Client, taskQueue string, acts *activities.Activities, launch *enroll.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	w.RegisterWorkflow(workflows.Journey)
+	w.RegisterWorkflow(enroll.Launch)
+	w.RegisterActivity(acts)
+	w.RegisterActivity(launch)
+	return w
+}
+
+// EnsureSearchAttributes registers the search attributes journeys set, so a
+// fresh server (or one from docker compose) accepts them. Servers that do
+// not allow it (Temporal Cloud) have them registered by an operator.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	want := map[string]enumspb.IndexedValueType{}
+	for _, key := range []string{workflows.CampaignIDAttr.GetName(), workflows.CustomerIDAttr.GetName()} {
+		want[key] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	for key := range want {
+		if _, ok := have.GetCustomAttributes()[key]; ok {
+			delete(want, key)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: want})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes %v: %w", want, err)
+	}
+	return nil
+}
