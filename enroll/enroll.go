@@ -50,6 +50,9 @@ func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customerID stri
 		TaskQueue: e.TaskQueue,
 		// A journey ID is used once, ever: relaunching enrolls nobody twice.
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		// Without it the SDK hands back the running journey as if it had
+		// just started it.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.CampaignIDAttr.ValueSet(c.ID),
 			workflows.CustomerIDAttr.ValueSet(customerID),

@@ -1,0 +1,101 @@
+// Package testenv starts the real parts integration tests run against: a
+// Temporal dev server (from the CLI that `make test` installs) and an omni
+// worker on a fresh PostgreSQL database.
+package testenv
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/omni-orchestrator/omni/activities"
+	"github.com/omni-orchestrator/omni/channels"
+	"github.com/omni-orchestrator/omni/channels/sandbox"
+	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/store"
+	"github.com/omni-orchestrator/omni/store/storetest"
+	"github.com/omni-orchestrator/omni/worker"
+)
+
+// TaskQueue is the task queue test workers poll.
+const TaskQueue = "omni-test"
+
+// TemporalCLI is the Temporal CLI the tests start dev servers from:
+// OMNI_TEMPORAL_CLI, as `make test` sets it, or the Makefile's default path.
+func TemporalCLI(t testing.TB) string {
+	path := os.Getenv("OMNI_TEMPORAL_CLI")
+	if path == "" {
+		home, _ := os.UserHomeDir()
+		path = filepath.Join(home, ".cache", "omni", "bin", "temporal-v1.5.1", "temporal")
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("no Temporal CLI at %s: run the tests with `make test`, which installs it", path)
+	}
+	return path
+}
+
+// Temporal starts an in-memory Temporal dev server for this test, with
+// omni's search attributes registered the way the worker registers them.
+func Temporal(t testing.TB) client.Client {
+	t.Helper()
+	ctx := context.Background()
+	out := io.Discard
+	if testing.Verbose() {
+		out = os.Stderr
+	}
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: TemporalCLI(t),
+		ClientOptions: &client.Options{
+			Logger: log.NewStructuredLogger(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		},
+		LogLevel: "error",
+		Stdout:   out,
+		Stderr:   out,
+	})
+	if err != nil {
+		t.Fatalf("start Temporal dev server: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	tc := srv.Client()
+	if err := worker.EnsureSearchAttributes(ctx, tc, "default"); err != nil {
+		t.Fatal(err)
+	}
+	return tc
+}
+
+// Env is a running omni backend: a store on a fresh database, a Temporal
+// dev server and a worker with sandbox channels.
+type Env struct {
+	Store    *store.Store
+	Temporal client.Client
+	Enroller *enroll.Enroller
+	Senders  map[string]channels.Sender
+}
+
+// Start brings up an Env for the test and stops it when the test ends.
+func Start(t testing.TB) *Env {
+	t.Helper()
+	st, _ := storetest.New(t)
+	tc := Temporal(t)
+	e := &Env{
+		Store:    st,
+		Temporal: tc,
+		Enroller: &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: TaskQueue},
+		Senders:  sandbox.All(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	}
+	w := worker.New(tc, TaskQueue,
+		&activities.Activities{Store: st, Senders: e.Senders},
+		&enroll.Activities{Enroller: e.Enroller, PageSize: 2, Concurrency: 4})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return e
+}
