@@ -1,0 +1,124 @@
+package activities_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/omni-orchestrator/omni/activities"
+	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/channels"
+	"github.com/omni-orchestrator/omni/channels/sandbox"
+	"github.com/omni-orchestrator/omni/store"
+	"github.com/omni-orchestrator/omni/store/storetest"
+)
+
+// counting wraps the sandbox to count the calls that reach the provider.
+type counting struct {
+	channels.Sender
+	calls atomic.Int32
+}
+
+func (c *counting) Send(ctx context.Context, m channels.Message) (string, error) {
+	c.calls.Add(1)
+	return c.Sender.Send(ctx, m)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func setup(t *testing.T) (*testsuite.TestActivityEnvironment, *store.Store, *counting) {
+	st, _ := storetest.New(t)
+	ctx := context.Background()
+	_, err := st.UpsertCustomers(ctx, []store.CustomerPatch{
+		{ID: "ada", Email: ptr("ada@example.com"), Attributes: map[string]any{"first_name": "Ada"}},
+		{ID: "bob", Email: ptr("bob@example.com"), Consent: &store.ConsentPatch{Email: ptr(false)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := &campaign.Definition{ID: "welcome", StartAt: "done", Steps: map[string]campaign.Step{"done": {Exit: &campaign.Exit{}}}}
+	if _, err := st.CreateCampaign(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"ada", "bob"} {
+		if _, err := st.CreateJourney(ctx, store.Journey{WorkflowID: "journey:welcome:" + id, CampaignID: "welcome", Version: 1, CustomerID: id, CurrentStep: "email-1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	email := &counting{Sender: sandbox.Sender{Channel: "email", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(&activities.Activities{Store: st, Senders: map[string]channels.Sender{"email": email, "sms": sandbox.Sender{Channel: "sms", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}})
+	return env, st, email
+}
+
+func input(customer, channel string) activities.DeliverInput {
+	return activities.DeliverInput{
+		JourneyID: "journey:welcome:" + customer, CampaignID: "welcome", CustomerID: customer, Step: "email-1",
+		Key: "journey:welcome:" + customer + "/email-1/1", Channel: channel, NextStep: "wait-1",
+		Template: campaign.Template{Subject: "Hi {{first_name}}", Body: "<p>{{first_name}}, 10% off</p>"},
+	}
+}
+
+func deliver(t *testing.T, env *testsuite.TestActivityEnvironment, in activities.DeliverInput) activities.DeliverResult {
+	t.Helper()
+	var a *activities.Activities
+	val, err := env.ExecuteActivity(a.Deliver, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.DeliverResult
+	if err := val.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestDeliverSendsOnceAndRecordsTheRenderedMessage(t *testing.T) {
+	env, st, email := setup(t)
+	first := deliver(t, env, input("ada", "email"))
+	again := deliver(t, env, input("ada", "email")) // a retry, or a restarted worker
+	if first.Status != store.MessageSent || again.MessageID != first.MessageID {
+		t.Fatalf("first = %+v, again = %+v", first, again)
+	}
+	if n := email.calls.Load(); n != 1 {
+		t.Fatalf("provider called %d times", n)
+	}
+	ms, err := st.JourneyMessages(context.Background(), "journey:welcome:ada")
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("messages = %v, %v", ms, err)
+	}
+	if m := ms[0]; m.Subject != "Hi Ada" || m.Body != "<p>Ada, 10% off</p>" || m.Recipient != "ada@example.com" || m.ProviderMessageID != "sandbox-"+m.ID {
+		t.Fatalf("message = %+v", m)
+	}
+	if j, _ := st.Journey(context.Background(), "journey:welcome:ada"); j.CurrentStep != "wait-1" {
+		t.Fatalf("journey at %q", j.CurrentStep)
+	}
+}
+
+func TestDeliverSkipsWithAReason(t *testing.T) {
+	env, st, email := setup(t)
+	for _, tc := range []struct {
+		customer, channel, reason string
+	}{
+		{"bob", "email", activities.ReasonNoConsent},
+		{"ada", "sms", activities.ReasonUnreachable},
+	} {
+		in := input(tc.customer, tc.channel)
+		in.Key += "/" + tc.channel
+		res := deliver(t, env, in)
+		if res.Status != store.MessageSkipped || res.Reason != tc.reason {
+			t.Errorf("%s on %s: %+v, want skipped for %s", tc.customer, tc.channel, res, tc.reason)
+		}
+	}
+	if n := email.calls.Load(); n != 0 {
+		t.Fatalf("provider called %d times", n)
+	}
+	if j, _ := st.Journey(context.Background(), "journey:welcome:bob"); j.CurrentStep != "wait-1" {
+		t.Fatalf("a skipped send did not move the journey on: %q", j.CurrentStep)
+	}
+}
