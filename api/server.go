@@ -5,6 +5,7 @@ package api
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -36,6 +37,7 @@ func (s *Server) Handler() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(s.Logger)
+	e.JSONSerializer = jsonSerializer{}
 	e.Use(middleware.RequestID())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -83,4 +85,17 @@ func (s *Server) readyz(c echo.Context) error {
 		checks["temporal"], status = err.Error(), http.StatusServiceUnavailable
 	}
 	return c.JSON(status, map[string]any{"status": http.StatusText(status), "checks": checks})
+}
+
+// jsonSerializer writes JSON without escaping <, > and &: message bodies
+// are HTML, and marketers read them in API answers.
+type jsonSerializer struct{ echo.DefaultJSONSerializer }
+
+func (jsonSerializer) Serialize(c echo.Context, i any, indent string) error {
+	enc := json.NewEncoder(c.Response())
+	enc.SetEscapeHTML(false)
+	if indent != "" {
+		enc.SetIndent("", indent)
+	}
+	return enc.Encode(i)
 }
