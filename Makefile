@@ -5,7 +5,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 # Tools live outside the clone, so CI and later clones reuse them.
 TOOLS_DIR ?= $(HOME)/.cache/omni/bin
 TEMPORAL ?= $(TOOLS_DIR)/temporal-$(TEMPORAL_CLI_VERSION)/temporal
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
 export OMNI_TEMPORAL_CLI := $(TEMPORAL)

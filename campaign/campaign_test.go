@@ -112,15 +112,15 @@ func TestValidateGraph(t *testing.T) {
 func TestValidateSteps(t *testing.T) {
 	for name, tc := range map[string]struct{ from, to, path string }{
 		"template does not compile": {`Hi {{first_name}}`, `Hi {% if %}`, "steps.email-1.send.template.subject"},
-		"email needs a subject":      {`"subject": "Hi {{first_name}}", `, ``, "steps.email-1.send.template.subject"},
-		"sms has no title":           {`"template": {"body": "{{first_name}}`, `"template": {"title": "x", "body": "{{first_name}}`, "steps.sms-1.send.template.title"},
-		"two kinds":                  {`"done":    {"exit": {}}`, `"done": {"exit": {}, "wait": {"for": ["clicked"], "timeout": "1h"}}`, "steps.done"},
-		"no kind":                    {`"done":    {"exit": {}}`, `"done": {}`, "steps.done"},
-		"on for unawaited type":      {`"timeout": "sms-1"}`, `"timeout": "sms-1", "opened": "done"}`, "steps.wait-1.on.opened"},
-		"wait outcome with no step":  {`, "timeout": "sms-1"}`, `}`, "steps.wait-1.on"},
-		"unsupported step kind":      {`"done":    {"exit": {}}`, `"done": {"exit": {}}, "later": {"delay": {"for": "1h"}, "next": "done"}`, "steps.later.delay"},
-		"unsupported rule":           {`"start_at"`, `"rules": {"goal": "converted"}, "start_at"`, "rules.goal"},
-		"bad id":                     {`"id": "welcome"`, `"id": "a:b"`, "id"},
+		"email needs a subject":     {`"subject": "Hi {{first_name}}", `, ``, "steps.email-1.send.template.subject"},
+		"sms has no title":          {`"template": {"body": "{{first_name}}`, `"template": {"title": "x", "body": "{{first_name}}`, "steps.sms-1.send.template.title"},
+		"two kinds":                 {`"done":    {"exit": {}}`, `"done": {"exit": {}, "wait": {"for": ["clicked"], "timeout": "1h"}}`, "steps.done"},
+		"no kind":                   {`"done":    {"exit": {}}`, `"done": {}`, "steps.done"},
+		"on for unawaited type":     {`"timeout": "sms-1"}`, `"timeout": "sms-1", "opened": "done"}`, "steps.wait-1.on.opened"},
+		"wait outcome with no step": {`, "timeout": "sms-1"}`, `}`, "steps.wait-1.on"},
+		"unsupported step kind":     {`"done":    {"exit": {}}`, `"done": {"exit": {}}, "later": {"delay": {"for": "1h"}, "next": "done"}`, "steps.later.delay"},
+		"unsupported rule":          {`"start_at"`, `"rules": {"goal": "converted"}, "start_at"`, "rules.goal"},
+		"bad id":                    {`"id": "welcome"`, `"id": "a:b"`, "id"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := strings.Replace(welcome, tc.from, tc.to, 1)
