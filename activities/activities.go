@@ -1,10 +1,10 @@
-// Package activities holds the journey's side effects: delivering a message
-// and recording how a journey ended.
+// Package activities holds the journey's side effects: delivering a
+// message, reading what branch conditions need of the customer, and keeping
+// the journeys read model current.
 package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/activity"
@@ -29,113 +29,90 @@ type DeliverInput struct {
 	Step       string
 	// Key identifies the message across retries and worker restarts: the
 	// journey, the step and how many times the journey has visited it.
-	Key      string
-	Channel  string
-	Template campaign.Template
-	// NextStep is where the journey goes after this send. It is recorded
-	// with the message so the read model follows the journey without an
-	// activity of its own.
+	Key string
+	// The send step: its channel or channels, and template(s).
+	campaign.Send
+	// Data is the enrolment's data, which templates see as `data`.
+	Data map[string]any
+	// NextStep and Variant are where the journey goes after this send; they
+	// are recorded with the message so the read model follows the journey
+	// without an activity of its own.
 	NextStep string
+	Variant  string
 }
 
 // DeliverResult says what became of the message.
 type DeliverResult struct {
 	MessageID string
+	Channel   string
 	Status    string // sent, skipped or failed
 	Reason    string
 }
 
-// Reasons a message is not sent.
-const (
-	ReasonUnreachable = "unreachable" // no address or token on this channel
-	ReasonNoConsent   = "no_consent"
-	ReasonTemplate    = "template_error"
-)
-
-// Deliver renders the step's message for the customer and sends it once:
+// Deliver composes the step's message for the customer and sends it once:
 // the message is recorded before the provider is called and marked sent
 // after, so a retry finds it sent and does not send it again.
 func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
-	sender, ok := a.Senders[in.Channel]
-	if !ok {
-		return DeliverResult{}, temporal.NewNonRetryableApplicationError("no sender for channel "+in.Channel, "NoSender", nil)
-	}
 	c, err := a.Store.Customer(ctx, in.CustomerID)
 	if err != nil {
 		return DeliverResult{}, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
 	}
-	m := store.Message{
+	msg := Compose(c, in.Send, in.Data)
+	sender, ok := a.Senders[msg.Channel]
+	if !ok {
+		return DeliverResult{}, temporal.NewNonRetryableApplicationError("no sender for channel "+msg.Channel, "NoSender", nil)
+	}
+	status := msg.Status
+	if status == "" {
+		status = store.MessagePending
+	}
+	progress := store.Progress{Step: in.NextStep, Variant: in.Variant}
+	stored, err := a.Store.RecordMessage(ctx, store.Message{
 		IdempotencyKey: in.Key, JourneyID: in.JourneyID, CampaignID: in.CampaignID, CustomerID: in.CustomerID,
-		Step: in.Step, Channel: in.Channel, Provider: sender.Provider(), Status: store.MessagePending,
-	}
-	m.Recipient, m.Reason = address(c, in.Channel)
-	if m.Reason == "" {
-		m.Subject, m.Body, err = render(in.Template, c)
-		if err != nil {
-			m.Reason = ReasonTemplate + ": " + err.Error()
-			m.Status = store.MessageFailed
-		}
-	} else {
-		m.Status = store.MessageSkipped
-	}
-	stored, err := a.Store.RecordMessage(ctx, m, in.NextStep)
+		Step: in.Step, Channel: msg.Channel, Provider: sender.Provider(), Recipient: msg.To,
+		Subject: msg.Subject, Body: msg.Body, Status: status, Reason: msg.Reason,
+	}, progress)
 	if err != nil {
 		return DeliverResult{}, err
 	}
 	if stored.Status == store.MessagePending {
+		// A retry finds the message as first recorded: same channel, same content.
+		sender = a.Senders[stored.Channel]
 		providerID, err := sender.Send(ctx, channels.Message{
-			ID: stored.ID, Channel: in.Channel, To: stored.Recipient, Subject: stored.Subject, Body: stored.Body,
+			ID: stored.ID, Channel: stored.Channel, To: stored.Recipient, Subject: stored.Subject, Body: stored.Body,
 			CampaignID: in.CampaignID, JourneyID: in.JourneyID, Step: in.Step,
 		})
 		if err != nil {
-			return DeliverResult{}, fmt.Errorf("send %s via %s: %w", in.Channel, sender.Provider(), err)
+			return DeliverResult{}, fmt.Errorf("send %s via %s: %w", stored.Channel, sender.Provider(), err)
 		}
-		if stored, err = a.Store.MarkSent(ctx, stored.ID, providerID, in.NextStep); err != nil {
+		if stored, err = a.Store.MarkSent(ctx, stored.ID, providerID, progress); err != nil {
 			return DeliverResult{}, err
 		}
 	}
-	activity.GetLogger(ctx).Debug("Delivered", "message_id", stored.ID, "channel", in.Channel, "status", stored.Status, "reason", stored.Reason)
-	return DeliverResult{MessageID: stored.ID, Status: stored.Status, Reason: stored.Reason}, nil
+	activity.GetLogger(ctx).Debug("Delivered", "message_id", stored.ID, "channel", stored.Channel, "status", stored.Status, "reason", stored.Reason)
+	return DeliverResult{MessageID: stored.ID, Channel: stored.Channel, Status: stored.Status, Reason: stored.Reason}, nil
 }
 
-// address returns where the customer is reached on channel, or why not.
-func address(c store.Customer, channel string) (to, reason string) {
-	var consent bool
-	switch channel {
-	case campaign.Email:
-		to, consent = c.Email, c.Consent.Email
-	case campaign.SMS:
-		to, consent = c.Phone, c.Consent.SMS
-	case campaign.Push:
-		to, consent = c.PushToken, c.Consent.Push
+// CustomerFacts reads what branch conditions test of the customer now.
+func (a *Activities) CustomerFacts(ctx context.Context, customerID string) (campaign.Facts, error) {
+	c, err := a.Store.Customer(ctx, customerID)
+	if err != nil {
+		return campaign.Facts{}, fmt.Errorf("load customer %s: %w", customerID, err)
 	}
-	switch {
-	case to == "":
-		return "", ReasonUnreachable
-	case !consent:
-		return to, ReasonNoConsent
-	}
-	return to, ""
+	return facts(c), nil
 }
 
-// render personalises a template. Templates see the customer's attributes
-// by name, and the profile fields (id, email, phone, locale, timezone),
-// which win over attributes of the same name.
-func render(t campaign.Template, c store.Customer) (subject, body string, err error) {
-	vars := make(map[string]any, len(c.Attributes)+5)
-	for k, v := range c.Attributes {
-		vars[k] = v
-	}
-	vars["id"], vars["email"], vars["phone"], vars["locale"], vars["timezone"] = c.ID, c.Email, c.Phone, c.Locale, c.Timezone
-	subject = t.Subject
-	if subject == "" {
-		subject = t.Title
-	}
-	if subject, err = campaign.Render(subject, vars); err != nil {
-		return "", "", err
-	}
-	body, err = campaign.Render(t.Body, vars)
-	return subject, body, err
+// ProgressInput is a journey's position for the read model.
+type ProgressInput struct {
+	JourneyID string
+	Step      string
+	Variant   string
+}
+
+// RecordProgress records where a journey is, when it pauses somewhere no
+// send has recorded.
+func (a *Activities) RecordProgress(ctx context.Context, in ProgressInput) error {
+	return a.Store.RecordProgress(ctx, in.JourneyID, store.Progress{Step: in.Step, Variant: in.Variant})
 }
 
 // FinishInput records the end of a journey.
@@ -143,14 +120,11 @@ type FinishInput struct {
 	JourneyID string
 	Status    string
 	Step      string
+	Variant   string
 	Reason    string
 }
 
 // FinishJourney records how a journey ended in the read model.
 func (a *Activities) FinishJourney(ctx context.Context, in FinishInput) error {
-	err := a.Store.FinishJourney(ctx, in.JourneyID, in.Status, in.Step, in.Reason)
-	if errors.Is(err, context.Canceled) {
-		return temporal.NewApplicationError("finish journey cancelled", "Cancelled", err)
-	}
-	return err
+	return a.Store.FinishJourney(ctx, in.JourneyID, in.Status, store.Progress{Step: in.Step, Variant: in.Variant}, in.Reason)
 }

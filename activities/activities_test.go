@@ -34,7 +34,7 @@ func setup(t *testing.T) (*testsuite.TestActivityEnvironment, *store.Store, *cou
 	st, _ := storetest.New(t)
 	ctx := context.Background()
 	_, err := st.UpsertCustomers(ctx, []store.CustomerPatch{
-		{ID: "ada", Email: ptr("ada@example.com"), Attributes: map[string]any{"first_name": "Ada"}},
+		{ID: "ada", Email: ptr("ada@example.com"), Attributes: map[string]any{"first_name": "Ada <3"}},
 		{ID: "bob", Email: ptr("bob@example.com"), Consent: &store.ConsentPatch{Email: ptr(false)}},
 	})
 	if err != nil {
@@ -59,8 +59,8 @@ func setup(t *testing.T) (*testsuite.TestActivityEnvironment, *store.Store, *cou
 func input(customer, channel string) activities.DeliverInput {
 	return activities.DeliverInput{
 		JourneyID: "journey:welcome:" + customer, CampaignID: "welcome", CustomerID: customer, Step: "email-1",
-		Key: "journey:welcome:" + customer + "/email-1/1", Channel: channel, NextStep: "wait-1",
-		Template: campaign.Template{Subject: "Hi {{first_name}}", Body: "<p>{{first_name}}, 10% off</p>"},
+		Key: "journey:welcome:" + customer + "/email-1/1", NextStep: "wait-1",
+		Send: campaign.Send{Channel: channel, Template: &campaign.Template{Subject: "Hi {{first_name}}", Body: "<p>{{first_name}}, 10% off</p>"}},
 	}
 }
 
@@ -92,7 +92,7 @@ func TestDeliverSendsOnceAndRecordsTheRenderedMessage(t *testing.T) {
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("messages = %v, %v", ms, err)
 	}
-	if m := ms[0]; m.Subject != "Hi Ada" || m.Body != "<p>Ada, 10% off</p>" || m.Recipient != "ada@example.com" || m.ProviderMessageID != "sandbox-"+m.ID {
+	if m := ms[0]; m.Subject != "Hi Ada <3" || m.Body != "<p>Ada &lt;3, 10% off</p>" || m.Recipient != "ada@example.com" || m.ProviderMessageID != "sandbox-"+m.ID {
 		t.Fatalf("message = %+v", m)
 	}
 	if j, _ := st.Journey(context.Background(), "journey:welcome:ada"); j.CurrentStep != "wait-1" {

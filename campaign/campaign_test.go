@@ -97,7 +97,7 @@ func TestValidateGraph(t *testing.T) {
     "sms-1"`, 1)
 		body = strings.Replace(body, `10% off today"}}, "next": "done"}`, `10% off today"}}, "next": "push-1"}`, 1)
 		_, ps := Parse([]byte(body))
-		if len(ps) != 1 || !strings.Contains(ps[0].Message, "loop without a wait") {
+		if len(ps) != 1 || !strings.Contains(ps[0].Message, "loop without a wait or delay") {
 			t.Fatalf("got %v", ps)
 		}
 	})
@@ -111,16 +111,30 @@ func TestValidateGraph(t *testing.T) {
 
 func TestValidateSteps(t *testing.T) {
 	for name, tc := range map[string]struct{ from, to, path string }{
-		"template does not compile": {`Hi {{first_name}}`, `Hi {% if %}`, "steps.email-1.send.template.subject"},
-		"email needs a subject":     {`"subject": "Hi {{first_name}}", `, ``, "steps.email-1.send.template.subject"},
-		"sms has no title":          {`"template": {"body": "{{first_name}}`, `"template": {"title": "x", "body": "{{first_name}}`, "steps.sms-1.send.template.title"},
-		"two kinds":                 {`"done":    {"exit": {}}`, `"done": {"exit": {}, "wait": {"for": ["clicked"], "timeout": "1h"}}`, "steps.done"},
-		"no kind":                   {`"done":    {"exit": {}}`, `"done": {}`, "steps.done"},
-		"on for unawaited type":     {`"timeout": "sms-1"}`, `"timeout": "sms-1", "opened": "done"}`, "steps.wait-1.on.opened"},
-		"wait outcome with no step": {`, "timeout": "sms-1"}`, `}`, "steps.wait-1.on"},
-		"unsupported step kind":     {`"done":    {"exit": {}}`, `"done": {"exit": {}}, "later": {"delay": {"for": "1h"}, "next": "done"}`, "steps.later.delay"},
-		"unsupported rule":          {`"start_at"`, `"rules": {"goal": "converted"}, "start_at"`, "rules.goal"},
-		"bad id":                    {`"id": "welcome"`, `"id": "a:b"`, "id"},
+		"template does not compile":    {`Hi {{first_name}}`, `Hi {% if %}`, "steps.email-1.send.template.subject"},
+		"email needs a subject":        {`"subject": "Hi {{first_name}}", `, ``, "steps.email-1.send.template.subject"},
+		"sms has no title":             {`"template": {"body": "{{first_name}}`, `"template": {"title": "x", "body": "{{first_name}}`, "steps.sms-1.send.template.title"},
+		"two kinds":                    {`"done":    {"exit": {}}`, `"done": {"exit": {}, "wait": {"for": ["clicked"], "timeout": "1h"}}`, "steps.done"},
+		"no kind":                      {`"done":    {"exit": {}}`, `"done": {}`, "steps.done"},
+		"on for unawaited type":        {`"timeout": "sms-1"}`, `"timeout": "sms-1", "opened": "done"}`, "steps.wait-1.on.opened"},
+		"wait outcome with no step":    {`, "timeout": "sms-1"}`, `}`, "steps.wait-1.on"},
+		"unsupported rule":             {`"start_at"`, `"rules": {"frequency_cap": {"max": 3, "per": "24h"}}, "start_at"`, "rules.frequency_cap"},
+		"unknown exit_on type":         {`"start_at"`, `"rules": {"exit_on": ["rejected", "bored"]}, "start_at"`, "rules.exit_on[1]"},
+		"bad quiet hours":              {`"start_at"`, `"rules": {"quiet_hours": {"from": "21:00", "to": "8am"}}, "start_at"`, "rules.quiet_hours.to"},
+		"channel and channels":         {`"channel": "sms"`, `"channel": "sms", "channels": ["sms"]`, "steps.sms-1.send"},
+		"channel listed twice":         {`"channel": "sms"`, `"channels": ["sms", "push", "sms"]`, "steps.sms-1.send.channels[2]"},
+		"no template for a channel":    {`"channel": "sms", "template": {"body": "{{first_name}}, 10% off today"}}`, `"channels": ["sms", "email"], "templates": {"sms": {"body": "x"}}}`, "steps.sms-1.send.template"},
+		"template for unused channel":  {`"channel": "sms", "template": {"body": "{{first_name}}, 10% off today"}}`, `"channel": "sms", "templates": {"sms": {"body": "x"}, "push": {"body": "y"}}}`, "steps.sms-1.send.templates.push"},
+		"delay with for and until":     {`"done":    {"exit": {}}`, `"done": {"delay": {"for": "1h", "until_local": "09:00"}, "next": "end"}, "end": {"exit": {}}`, "steps.done.delay"},
+		"delay until a bad time":       {`"done":    {"exit": {}}`, `"done": {"delay": {"until_local": "25:00"}, "next": "end"}, "end": {"exit": {}}`, "steps.done.delay.until_local"},
+		"branch without else":          {`"done":    {"exit": {}}`, `"done": {"branch": [{"when": {"attribute": "tier", "equals": "gold"}, "next": "end"}]}, "end": {"exit": {}}`, "steps.done.else"},
+		"condition testing two things": {`"done":    {"exit": {}}`, `"done": {"branch": [{"when": {"attribute": "tier", "equals": "gold", "responded": "clicked"}, "next": "end"}], "else": "end"}, "end": {"exit": {}}`, "steps.done.branch[0].when"},
+		"condition without a test":     {`"done":    {"exit": {}}`, `"done": {"branch": [{"when": {"attribute": "tier"}, "next": "end"}], "else": "end"}, "end": {"exit": {}}`, "steps.done.branch[0].when"},
+		"nested condition":             {`"done":    {"exit": {}}`, `"done": {"branch": [{"when": {"any": [{"reachable": "fax"}]}, "next": "end"}], "else": "end"}, "end": {"exit": {}}`, "steps.done.branch[0].when.any[0].reachable"},
+		"zero weight":                  {`"done":    {"exit": {}}`, `"done": {"experiment": {"variants": [{"name": "A", "weight": 0, "next": "end"}, {"name": "B", "weight": 1, "next": "end"}]}}, "end": {"exit": {}}`, "steps.done.experiment.variants[0].weight"},
+		"duplicate variant":            {`"done":    {"exit": {}}`, `"done": {"experiment": {"variants": [{"name": "A", "weight": 1, "next": "end"}, {"name": "A", "weight": 1, "next": "end"}]}}, "end": {"exit": {}}`, "steps.done.experiment.variants[1].name"},
+		"next on a branch":             {`"done":    {"exit": {}}`, `"done": {"branch": [{"when": {"responded": "clicked"}, "next": "end"}], "else": "end", "next": "end"}, "end": {"exit": {}}`, "steps.done.next"},
+		"bad id":                       {`"id": "welcome"`, `"id": "a:b"`, "id"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := strings.Replace(welcome, tc.from, tc.to, 1)
@@ -136,11 +150,25 @@ func TestValidateSteps(t *testing.T) {
 }
 
 func TestRenderPersonalises(t *testing.T) {
-	got, err := Render("Hi {{first_name}}{% if tier == 'gold' %}, gold member{% endif %}! {{missing}}.", map[string]any{"first_name": "Ada", "tier": "gold"})
+	got, err := Render("Hi {{first_name}}{% if tier == 'gold' %}, gold member{% endif %}! {{missing}}.", map[string]any{"first_name": "Ada", "tier": "gold"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got != "Hi Ada, gold member! ." {
 		t.Fatalf("got %q", got)
+	}
+}
+
+func TestRenderEscapesValuesInHTML(t *testing.T) {
+	vars := map[string]any{"name": "<script>x</script> & Co", "data": map[string]any{"note": "<b>hi</b>"}}
+	got, err := Render("<p>{{name}} {{data.note}} {{data.note | raw}}</p>", vars, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "<p>&lt;script&gt;x&lt;/script&gt; &amp; Co &lt;b&gt;hi&lt;/b&gt; <b>hi</b></p>"; got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if plain, _ := Render("{{name}}", vars, false); plain != "<script>x</script> & Co" {
+		t.Fatalf("plain text was escaped: %q", plain)
 	}
 }

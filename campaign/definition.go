@@ -1,5 +1,6 @@
 // Package campaign is the campaign definition marketers write: its model,
-// strict parsing, validation and message templates.
+// strict parsing, validation, branch conditions, experiment assignment and
+// message templates.
 package campaign
 
 import (
@@ -23,6 +24,9 @@ var ResponseTypes = []string{"delivered", "opened", "clicked", "converted", "rej
 // Timeout is the `on` key a wait follows when no awaited response arrived in time.
 const Timeout = "timeout"
 
+// Control is the name of an experiment's control group.
+const Control = "control"
+
 // Definition is one version of a campaign: a graph of named steps.
 type Definition struct {
 	ID      string          `json:"id"`
@@ -33,41 +37,75 @@ type Definition struct {
 	Steps   map[string]Step `json:"steps"`
 }
 
-// Rules apply to every step of a journey. They are parsed so that a
-// definition in the documented shape is accepted, but validation refuses
-// the ones the interpreter does not enforce yet rather than ignore them.
+// Rules apply to every step of a journey.
 type Rules struct {
+	// ExitOn ends the journey, from whatever step, when one of these
+	// responses arrives.
+	ExitOn []string `json:"exit_on,omitempty"`
+	// Goal is the response that marks the journey converted.
+	Goal string `json:"goal,omitempty"`
+	// QuietHours hold sends while the customer's local time is inside them.
+	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
+
+	// Rules of the language that this version does not enforce yet; they
+	// are refused by validation rather than ignored.
 	SuppressRejectedFor json.RawMessage `json:"suppress_rejected_for,omitempty"`
-	QuietHours          json.RawMessage `json:"quiet_hours,omitempty"`
 	FrequencyCap        json.RawMessage `json:"frequency_cap,omitempty"`
-	ExitOn              json.RawMessage `json:"exit_on,omitempty"`
-	Goal                json.RawMessage `json:"goal,omitempty"`
+}
+
+// QuietHours is a daily window of local time, "HH:MM" to "HH:MM"; it may
+// span midnight ("21:00" to "08:00").
+type QuietHours struct {
+	From string `json:"from"`
+	To   string `json:"to"`
 }
 
 // Step is one node of the graph. Exactly one of the step kinds is set.
 type Step struct {
-	Send *Send `json:"send,omitempty"`
-	Wait *Wait `json:"wait,omitempty"`
-	Exit *Exit `json:"exit,omitempty"`
+	Send       *Send       `json:"send,omitempty"`
+	Wait       *Wait       `json:"wait,omitempty"`
+	Branch     []Case      `json:"branch,omitempty"`
+	Experiment *Experiment `json:"experiment,omitempty"`
+	Delay      *Delay      `json:"delay,omitempty"`
+	Exit       *Exit       `json:"exit,omitempty"`
 
-	// Step kinds of the campaign language that this version does not run yet.
-	Branch     json.RawMessage `json:"branch,omitempty"`
-	Experiment json.RawMessage `json:"experiment,omitempty"`
-	Delay      json.RawMessage `json:"delay,omitempty"`
-	Else       json.RawMessage `json:"else,omitempty"`
-
-	// Next is where send steps, and waits answered by a response without an
-	// `on` entry, continue.
+	// Next is where send and delay steps continue, and waits answered by a
+	// response without an `on` entry.
 	Next string `json:"next,omitempty"`
 	// On maps a wait's outcome (a response type or "timeout") to a step.
 	On map[string]string `json:"on,omitempty"`
+	// Else is where a branch continues when no case matches.
+	Else string `json:"else,omitempty"`
 }
 
-// Send delivers one message.
+// Send delivers one message: on Channel, or on the first of Channels on
+// which the customer is reachable and has consented (the customer's
+// preferred channel, when listed, goes first).
 type Send struct {
-	Channel  string          `json:"channel,omitempty"`
-	Channels json.RawMessage `json:"channels,omitempty"`
-	Template Template        `json:"template"`
+	Channel  string   `json:"channel,omitempty"`
+	Channels []string `json:"channels,omitempty"`
+	// Template serves every channel; Templates, per channel, win over it.
+	Template  *Template           `json:"template,omitempty"`
+	Templates map[string]Template `json:"templates,omitempty"`
+}
+
+// Candidates lists the channels a send may use, in order.
+func (s *Send) Candidates() []string {
+	if len(s.Channels) > 0 {
+		return s.Channels
+	}
+	return []string{s.Channel}
+}
+
+// TemplateFor returns the template for a channel.
+func (s *Send) TemplateFor(channel string) (Template, bool) {
+	if t, ok := s.Templates[channel]; ok {
+		return t, true
+	}
+	if s.Template != nil {
+		return *s.Template, true
+	}
+	return Template{}, false
 }
 
 // Template is a message in Liquid: email uses Subject and Body (HTML),
@@ -75,7 +113,7 @@ type Send struct {
 type Template struct {
 	Subject string `json:"subject,omitempty"`
 	Title   string `json:"title,omitempty"`
-	Body    string `json:"body"`
+	Body    string `json:"body,omitempty"`
 }
 
 // Wait holds the journey until one of the awaited responses arrives or the
@@ -89,6 +127,31 @@ type Wait struct {
 func (w *Wait) TimeoutDuration() time.Duration {
 	d, _ := time.ParseDuration(w.Timeout)
 	return d
+}
+
+// Case is one arm of a branch.
+type Case struct {
+	When Condition `json:"when"`
+	Next string    `json:"next"`
+}
+
+// Experiment splits customers between weighted variants.
+type Experiment struct {
+	Variants []Variant `json:"variants"`
+}
+
+// Variant is one arm of an experiment; the one named "control" is the
+// control group.
+type Variant struct {
+	Name   string `json:"name"`
+	Weight int    `json:"weight"`
+	Next   string `json:"next"`
+}
+
+// Delay holds the journey for a duration, or until a local time of day.
+type Delay struct {
+	For        string `json:"for,omitempty"`
+	UntilLocal string `json:"until_local,omitempty"`
 }
 
 // Exit ends the journey.
@@ -106,12 +169,16 @@ func (s Step) Kinds() []string {
 	}
 	add("send", s.Send != nil)
 	add("wait", s.Wait != nil)
-	add("exit", s.Exit != nil)
 	add("branch", s.Branch != nil)
 	add("experiment", s.Experiment != nil)
 	add("delay", s.Delay != nil)
+	add("exit", s.Exit != nil)
 	return kinds
 }
+
+// Pauses reports whether the step lets time pass (a wait or a delay), which
+// a loop must contain.
+func (s Step) Pauses() bool { return s.Wait != nil || s.Delay != nil }
 
 // WaitNext is where a wait continues after outcome (a response type or
 // Timeout).
@@ -120,4 +187,28 @@ func (s Step) WaitNext(outcome string) string {
 		return next
 	}
 	return s.Next
+}
+
+// Successors lists the steps a step can continue at.
+func (s Step) Successors() []string {
+	var next []string
+	add := func(n string) {
+		if n != "" {
+			next = append(next, n)
+		}
+	}
+	add(s.Next)
+	for _, k := range sortedKeys(s.On) {
+		add(s.On[k])
+	}
+	for _, c := range s.Branch {
+		add(c.Next)
+	}
+	add(s.Else)
+	if s.Experiment != nil {
+		for _, v := range s.Experiment.Variants {
+			add(v.Next)
+		}
+	}
+	return next
 }

@@ -8,8 +8,10 @@ import (
 )
 
 // namePattern keeps campaign ids and step names safe inside workflow IDs
-// (`journey:<campaign>:<customer>`), URLs and log lines.
+// (`journey:<campaign>:<customer>`), URLs and JSON paths.
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
+
+const unsupported = "not supported yet by this version of omni"
 
 // Parse decodes and validates a campaign definition. It returns every
 // problem found, each at its JSON path.
@@ -70,19 +72,50 @@ func (d *Definition) stepNames() []string {
 }
 
 func (r *Rules) validate(ps *Problems) {
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"suppress_rejected_for", r.SuppressRejectedFor != nil},
-		{"quiet_hours", r.QuietHours != nil},
-		{"frequency_cap", r.FrequencyCap != nil},
-		{"exit_on", r.ExitOn != nil},
-		{"goal", r.Goal != nil},
-	} {
-		if f.set {
-			ps.add(Join("rules", f.name), "not supported yet by this version of omni")
+	for i, typ := range r.ExitOn {
+		checkResponseType(ps, Index("rules.exit_on", i), typ)
+	}
+	if r.Goal != "" {
+		checkResponseType(ps, "rules.goal", r.Goal)
+	}
+	if q := r.QuietHours; q != nil {
+		_, errFrom := checkClock(ps, "rules.quiet_hours.from", q.From)
+		_, errTo := checkClock(ps, "rules.quiet_hours.to", q.To)
+		if errFrom == nil && errTo == nil && q.From == q.To {
+			ps.add("rules.quiet_hours", "from and to must differ")
 		}
+	}
+	if r.SuppressRejectedFor != nil {
+		ps.add("rules.suppress_rejected_for", unsupported)
+	}
+	if r.FrequencyCap != nil {
+		ps.add("rules.frequency_cap", unsupported)
+	}
+}
+
+func checkResponseType(ps *Problems, path, typ string) {
+	if !slices.Contains(ResponseTypes, typ) {
+		ps.add(path, "unknown response type %q; one of %v", typ, ResponseTypes)
+	}
+}
+
+func checkChannel(ps *Problems, path, ch string) {
+	if !slices.Contains(Channels, ch) {
+		ps.add(path, "unknown channel %q; one of %v", ch, Channels)
+	}
+}
+
+func checkClock(ps *Problems, path, s string) (int, error) {
+	h, m, err := ParseClock(s)
+	if err != nil {
+		ps.add(path, "must be a time of day such as \"08:00\"")
+	}
+	return h*60 + m, err
+}
+
+func checkDuration(ps *Problems, path, s string) {
+	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+		ps.add(path, "must be a positive duration such as \"48h\" or \"30m\"")
 	}
 }
 
@@ -90,76 +123,105 @@ func (d *Definition) validateStep(ps *Problems, path string, s Step) {
 	kinds := s.Kinds()
 	switch len(kinds) {
 	case 0:
-		ps.add(path, "a step needs one of send, wait, exit")
+		ps.add(path, "a step needs one of send, wait, branch, experiment, delay, exit")
 		return
 	case 1:
 	default:
 		ps.add(path, "a step has exactly one kind, found %v", kinds)
 		return
 	}
-	if s.Else != nil {
-		ps.add(Join(path, "else"), "not supported yet by this version of omni")
-	}
+	allowed := map[string]bool{}
 	switch kinds[0] {
 	case "send":
-		d.validateSend(ps, path, s)
+		d.validateSend(ps, path, s.Send)
+		d.checkRef(ps, Join(path, "next"), s.Next)
+		allowed["next"] = true
 	case "wait":
 		d.validateWait(ps, path, s)
+		allowed["next"], allowed["on"] = true, true
+	case "branch":
+		d.validateBranch(ps, path, s)
+		allowed["else"] = true
+	case "experiment":
+		d.validateExperiment(ps, Join(path, "experiment"), s.Experiment)
+	case "delay":
+		validateDelay(ps, Join(path, "delay"), s.Delay)
+		d.checkRef(ps, Join(path, "next"), s.Next)
+		allowed["next"] = true
 	case "exit":
-		if s.Next != "" {
-			ps.add(Join(path, "next"), "an exit step has no next")
+	}
+	for field, set := range map[string]bool{"next": s.Next != "", "on": s.On != nil, "else": s.Else != ""} {
+		if set && !allowed[field] {
+			ps.add(Join(path, field), "a %s step has no %s", kinds[0], field)
 		}
-		if s.On != nil {
-			ps.add(Join(path, "on"), "an exit step has no on")
-		}
-	default:
-		ps.add(Join(path, kinds[0]), "step kind %q is not supported yet by this version of omni", kinds[0])
 	}
 }
 
-func (d *Definition) validateSend(ps *Problems, path string, s Step) {
-	send := Join(path, "send")
-	if s.Send.Channels != nil {
-		ps.add(Join(send, "channels"), "cross-channel fallback is not supported yet by this version of omni; use channel")
-	}
+func (d *Definition) validateSend(ps *Problems, path string, s *Send) {
+	path = Join(path, "send")
 	switch {
-	case s.Send.Channel == "":
-		if s.Send.Channels == nil {
-			ps.add(Join(send, "channel"), "required")
-		}
-	case !slices.Contains(Channels, s.Send.Channel):
-		ps.add(Join(send, "channel"), "unknown channel %q; one of %v", s.Send.Channel, Channels)
-	}
-	t := s.Send.Template
-	tpath := Join(send, "template")
-	fields := []struct {
-		name, src string
-		required  bool
-	}{
-		{"subject", t.Subject, s.Send.Channel == Email},
-		{"title", t.Title, false},
-		{"body", t.Body, true},
-	}
-	for _, f := range fields {
-		switch {
-		case f.src == "" && f.required:
-			ps.add(Join(tpath, f.name), "required for %s", s.Send.Channel)
-		case f.src != "":
-			if err := CheckTemplate(f.src); err != nil {
-				ps.add(Join(tpath, f.name), "template does not compile: %v", err)
+	case s.Channel != "" && s.Channels != nil:
+		ps.add(path, "give channel or channels, not both")
+		return
+	case s.Channel != "":
+		checkChannel(ps, Join(path, "channel"), s.Channel)
+	case len(s.Channels) > 0:
+		for i, ch := range s.Channels {
+			checkChannel(ps, Index(Join(path, "channels"), i), ch)
+			if slices.Index(s.Channels, ch) < i {
+				ps.add(Index(Join(path, "channels"), i), "%q is listed twice", ch)
 			}
 		}
+	default:
+		ps.add(Join(path, "channel"), "required: a channel, or channels in order of preference")
+		return
 	}
-	if t.Subject != "" && s.Send.Channel != Email && s.Send.Channel != "" {
-		ps.add(Join(tpath, "subject"), "only email messages have a subject")
+	candidates := s.Candidates()
+	for _, ch := range sortedKeys(s.Templates) {
+		if !slices.Contains(candidates, ch) {
+			ps.add(Join(Join(path, "templates"), ch), "the send does not use channel %q", ch)
+		}
 	}
-	if t.Title != "" && s.Send.Channel != Push && s.Send.Channel != "" {
-		ps.add(Join(tpath, "title"), "only push messages have a title")
+	if s.Template != nil {
+		validateTemplate(ps, Join(path, "template"), *s.Template, candidates)
 	}
-	if s.On != nil {
-		ps.add(Join(path, "on"), "a send step continues at next; on belongs to waits")
+	for _, ch := range candidates {
+		if t, ok := s.Templates[ch]; ok {
+			validateTemplate(ps, Join(Join(path, "templates"), ch), t, []string{ch})
+		} else if s.Template == nil {
+			ps.add(Join(path, "template"), "required: a template, or templates for every channel (no template for %s)", ch)
+		}
 	}
-	d.checkRef(ps, Join(path, "next"), s.Next, true)
+}
+
+// validateTemplate checks that t compiles and has what each of the
+// channels it serves needs: email a subject and body, push a title or
+// body, SMS a body.
+func validateTemplate(ps *Problems, path string, t Template, channels []string) {
+	for _, f := range []struct{ name, src string }{{"subject", t.Subject}, {"title", t.Title}, {"body", t.Body}} {
+		if f.src == "" {
+			continue
+		}
+		if err := CheckTemplate(f.src); err != nil {
+			ps.add(Join(path, f.name), "template does not compile: %v", err)
+		}
+	}
+	uses := func(ch string) bool { return slices.Contains(channels, ch) }
+	if uses(Email) && t.Subject == "" {
+		ps.add(Join(path, "subject"), "required for email")
+	}
+	if (uses(Email) || uses(SMS)) && t.Body == "" {
+		ps.add(Join(path, "body"), "required for email and sms")
+	}
+	if uses(Push) && t.Title == "" && t.Body == "" {
+		ps.add(Join(path, "body"), "push needs a title or a body")
+	}
+	if t.Subject != "" && !uses(Email) {
+		ps.add(Join(path, "subject"), "only email messages have a subject")
+	}
+	if t.Title != "" && !uses(Push) {
+		ps.add(Join(path, "title"), "only push messages have a title")
+	}
 }
 
 func (d *Definition) validateWait(ps *Problems, path string, s Step) {
@@ -169,23 +231,21 @@ func (d *Definition) validateWait(ps *Problems, path string, s Step) {
 		ps.add(Join(wpath, "for"), "name at least one response type to wait for")
 	}
 	for i, typ := range w.For {
-		if !slices.Contains(ResponseTypes, typ) {
-			ps.add(Index(Join(wpath, "for"), i), "unknown response type %q; one of %v", typ, ResponseTypes)
-		}
+		checkResponseType(ps, Index(Join(wpath, "for"), i), typ)
 	}
 	if w.Timeout == "" {
-		ps.add(Join(wpath, "timeout"), "required (a Go duration such as \"48h\" or \"30m\")")
-	} else if dur, err := time.ParseDuration(w.Timeout); err != nil || dur <= 0 {
-		ps.add(Join(wpath, "timeout"), "must be a positive duration such as \"48h\" or \"30m\"")
+		ps.add(Join(wpath, "timeout"), "required (a duration such as \"48h\" or \"30m\")")
+	} else {
+		checkDuration(ps, Join(wpath, "timeout"), w.Timeout)
 	}
 	for _, outcome := range sortedKeys(s.On) {
 		if outcome != Timeout && !slices.Contains(w.For, outcome) {
 			ps.add(Join(Join(path, "on"), outcome), "the wait does not await %q", outcome)
 		}
-		d.checkRef(ps, Join(Join(path, "on"), outcome), s.On[outcome], true)
+		d.checkRef(ps, Join(Join(path, "on"), outcome), s.On[outcome])
 	}
 	if s.Next != "" {
-		d.checkRef(ps, Join(path, "next"), s.Next, true)
+		d.checkRef(ps, Join(path, "next"), s.Next)
 		return
 	}
 	for _, outcome := range append(slices.Clone(w.For), Timeout) {
@@ -195,11 +255,103 @@ func (d *Definition) validateWait(ps *Problems, path string, s Step) {
 	}
 }
 
-func (d *Definition) checkRef(ps *Problems, path, ref string, required bool) {
-	if ref == "" {
-		if required {
-			ps.add(path, "required")
+func (d *Definition) validateBranch(ps *Problems, path string, s Step) {
+	if len(s.Branch) == 0 {
+		ps.add(Join(path, "branch"), "at least one case is required")
+	}
+	for i, c := range s.Branch {
+		cpath := Index(Join(path, "branch"), i)
+		validateCondition(ps, Join(cpath, "when"), c.When)
+		d.checkRef(ps, Join(cpath, "next"), c.Next)
+	}
+	d.checkRef(ps, Join(path, "else"), s.Else)
+}
+
+func validateCondition(ps *Problems, path string, c Condition) {
+	attributeTests := c.Equals != nil || c.In != nil || c.Exists != nil || c.GT != nil || c.GTE != nil || c.LT != nil || c.LTE != nil
+	var kinds []string
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{
+		{"attribute", c.Attribute != "" || attributeTests}, {"reachable", c.Reachable != ""}, {"consent", c.Consent != ""},
+		{"responded", c.Responded != ""}, {"all", c.All != nil}, {"any", c.Any != nil}, {"not", c.Not != nil},
+	} {
+		if k.set {
+			kinds = append(kinds, k.name)
 		}
+	}
+	if len(kinds) != 1 {
+		ps.add(path, "a condition tests one thing: attribute (with equals, in, exists, gt, gte, lt or lte), reachable, consent, responded, all, any or not; found %v", kinds)
+		return
+	}
+	switch kinds[0] {
+	case "attribute":
+		if c.Attribute == "" {
+			ps.add(Join(path, "attribute"), "required: the attribute to test")
+		} else if !attributeTests {
+			ps.add(path, "say what to test of attribute %q: equals, in, exists, gt, gte, lt or lte", c.Attribute)
+		}
+		if c.In != nil && len(c.In) == 0 {
+			ps.add(Join(path, "in"), "list at least one value")
+		}
+	case "reachable":
+		checkChannel(ps, Join(path, "reachable"), c.Reachable)
+	case "consent":
+		checkChannel(ps, Join(path, "consent"), c.Consent)
+	case "responded":
+		checkResponseType(ps, Join(path, "responded"), c.Responded)
+	case "all", "any":
+		subs := c.All
+		if kinds[0] == "any" {
+			subs = c.Any
+		}
+		if len(subs) == 0 {
+			ps.add(Join(path, kinds[0]), "list at least one condition")
+		}
+		for i, sub := range subs {
+			validateCondition(ps, Index(Join(path, kinds[0]), i), sub)
+		}
+	case "not":
+		validateCondition(ps, Join(path, "not"), *c.Not)
+	}
+}
+
+func (d *Definition) validateExperiment(ps *Problems, path string, e *Experiment) {
+	if len(e.Variants) < 2 {
+		ps.add(Join(path, "variants"), "an experiment needs at least two variants")
+	}
+	seen := map[string]bool{}
+	for i, v := range e.Variants {
+		vpath := Index(Join(path, "variants"), i)
+		switch {
+		case v.Name == "":
+			ps.add(Join(vpath, "name"), "required")
+		case seen[v.Name]:
+			ps.add(Join(vpath, "name"), "%q is used twice", v.Name)
+		}
+		seen[v.Name] = true
+		if v.Weight <= 0 {
+			ps.add(Join(vpath, "weight"), "must be a positive whole number, got %d", v.Weight)
+		}
+		d.checkRef(ps, Join(vpath, "next"), v.Next)
+	}
+}
+
+func validateDelay(ps *Problems, path string, dl *Delay) {
+	switch {
+	case (dl.For == "") == (dl.UntilLocal == ""):
+		ps.add(path, "give exactly one of for (a duration) or until_local (a time of day)")
+	case dl.For != "":
+		checkDuration(ps, Join(path, "for"), dl.For)
+	default:
+		checkClock(ps, Join(path, "until_local"), dl.UntilLocal)
+	}
+}
+
+func (d *Definition) checkRef(ps *Problems, path, ref string) {
+	if ref == "" {
+		ps.add(path, "required")
 		return
 	}
 	if _, ok := d.Steps[ref]; !ok {
@@ -207,20 +359,9 @@ func (d *Definition) checkRef(ps *Problems, path, ref string, required bool) {
 	}
 }
 
-// Successors lists the steps a step can continue at.
-func (s Step) Successors() []string {
-	var next []string
-	if s.Next != "" {
-		next = append(next, s.Next)
-	}
-	for _, k := range sortedKeys(s.On) {
-		next = append(next, s.On[k])
-	}
-	return next
-}
-
 // validateGraph checks that every step is reachable and that no loop can
-// run without passing a wait (it would send without pause).
+// run without passing a wait or a delay (it would spin, or send without
+// pause).
 func (d *Definition) validateGraph(ps *Problems) {
 	reached := map[string]bool{}
 	var visit func(string)
@@ -240,7 +381,7 @@ func (d *Definition) validateGraph(ps *Problems) {
 		}
 	}
 
-	// Depth-first search over the edges that do not pass a wait.
+	// Depth-first search over the edges that do not pause.
 	const (
 		unseen = iota
 		active
@@ -251,13 +392,13 @@ func (d *Definition) validateGraph(ps *Problems) {
 	walk = func(name string, trail []string) bool {
 		switch state[name] {
 		case active:
-			ps.add(Join("steps", name), "loop without a wait: %v", append(trail, name))
+			ps.add(Join("steps", name), "loop without a wait or delay: %v", append(trail, name))
 			return true
 		case done:
 			return false
 		}
 		state[name] = active
-		if s := d.Steps[name]; s.Wait == nil {
+		if s := d.Steps[name]; !s.Pauses() {
 			for _, next := range s.Successors() {
 				if walk(next, append(trail, name)) {
 					return true
@@ -274,7 +415,7 @@ func (d *Definition) validateGraph(ps *Problems) {
 	}
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

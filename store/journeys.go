@@ -13,7 +13,14 @@ const (
 	JourneyCompleted = "completed"
 	JourneyFailed    = "failed"
 	JourneyCancelled = "cancelled"
+	JourneyExited    = "exited" // a response named in rules.exit_on arrived
 )
+
+// Progress is where a journey is, as the read model shows it.
+type Progress struct {
+	Step    string
+	Variant string
+}
 
 // Journey is the read model of one customer's path through a campaign.
 type Journey struct {
@@ -23,13 +30,15 @@ type Journey struct {
 	CustomerID  string     `json:"customer_id" db:"customer_id"`
 	Status      string     `json:"status" db:"status"`
 	CurrentStep string     `json:"current_step" db:"current_step"`
+	Variant     string     `json:"variant,omitempty" db:"variant"`
 	ExitReason  string     `json:"exit_reason,omitempty" db:"exit_reason"`
 	StartedAt   time.Time  `json:"started_at" db:"started_at"`
+	ConvertedAt *time.Time `json:"converted_at,omitempty" db:"converted_at"`
 	EndedAt     *time.Time `json:"ended_at,omitempty" db:"ended_at"`
 }
 
 const journeyColumns = `workflow_id, campaign_id, version, customer_id, status, current_step,
-	coalesce(exit_reason, '') AS exit_reason, started_at, ended_at`
+	coalesce(variant, '') AS variant, coalesce(exit_reason, '') AS exit_reason, started_at, converted_at, ended_at`
 
 // CreateJourney records a journey about to start. It reports false when the
 // journey already exists, which makes enrolment idempotent.
@@ -42,10 +51,33 @@ VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workflow_id) DO NOTHING`,
 }
 
 // FinishJourney records how a journey ended.
-func (s *Store) FinishJourney(ctx context.Context, workflowID, status, step, reason string) error {
+func (s *Store) FinishJourney(ctx context.Context, workflowID, status string, p Progress, reason string) error {
 	_, err := s.pool.Exec(ctx, `
-UPDATE journeys SET status = $2, current_step = $3, exit_reason = nullif($4, ''), ended_at = coalesce(ended_at, now())
-WHERE workflow_id = $1`, workflowID, status, step, reason)
+UPDATE journeys SET status = $2, current_step = $3, variant = coalesce(nullif($4, ''), variant),
+	exit_reason = nullif($5, ''), ended_at = coalesce(ended_at, now())
+WHERE workflow_id = $1`, workflowID, status, p.Step, p.Variant, reason)
+	return err
+}
+
+// RecordProgress records where an active journey is.
+func (s *Store) RecordProgress(ctx context.Context, workflowID string, p Progress) error {
+	_, err := s.pool.Exec(ctx, updateProgress, workflowID, p.Step, p.Variant)
+	return err
+}
+
+const updateProgress = `UPDATE journeys SET current_step = $2, variant = coalesce(nullif($3, ''), variant)
+WHERE workflow_id = $1 AND status = 'active'`
+
+// MarkConverted marks the customer's active journeys whose campaign version
+// has goal as its rules.goal converted, once.
+func (s *Store) MarkConverted(ctx context.Context, customerID, campaignID, goal string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `
+UPDATE journeys j SET converted_at = $4
+FROM campaigns c
+WHERE j.customer_id = $1 AND j.status = 'active' AND j.converted_at IS NULL
+	AND ($2 = '' OR j.campaign_id = $2)
+	AND c.id = j.campaign_id AND c.version = j.version AND c.definition->'rules'->>'goal' = $3`,
+		customerID, campaignID, goal, at)
 	return err
 }
 

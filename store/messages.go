@@ -42,9 +42,9 @@ const messageColumns = `id::text AS id, idempotency_key, journey_id, campaign_id
 
 // RecordMessage stores m under its idempotency key, unless a message with
 // that key exists already; either way it returns the stored message. With a
-// status other than pending it also moves the journey to nextStep, in the
+// status other than pending it also records the journey's progress, in the
 // same transaction.
-func (s *Store) RecordMessage(ctx context.Context, m Message, nextStep string) (Message, error) {
+func (s *Store) RecordMessage(ctx context.Context, m Message, p Progress) (Message, error) {
 	var stored Message
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `
@@ -65,14 +65,14 @@ RETURNING `+messageColumns,
 		if err != nil || stored.Status == MessagePending {
 			return err
 		}
-		return advanceJourney(ctx, tx, m.JourneyID, nextStep)
+		return recordProgress(ctx, tx, m.JourneyID, p)
 	})
 	return stored, err
 }
 
-// MarkSent records the provider's acceptance of a pending message and moves
-// the journey to nextStep, in one transaction.
-func (s *Store) MarkSent(ctx context.Context, id, providerMessageID, nextStep string) (Message, error) {
+// MarkSent records the provider's acceptance of a pending message and the
+// journey's progress, in one transaction.
+func (s *Store) MarkSent(ctx context.Context, id, providerMessageID string, p Progress) (Message, error) {
 	var stored Message
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `
@@ -82,16 +82,16 @@ WHERE id = $1 RETURNING `+messageColumns, id, providerMessageID)
 		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != nil {
 			return err
 		}
-		return advanceJourney(ctx, tx, stored.JourneyID, nextStep)
+		return recordProgress(ctx, tx, stored.JourneyID, p)
 	})
 	return stored, err
 }
 
-func advanceJourney(ctx context.Context, tx pgx.Tx, journeyID, step string) error {
-	if step == "" {
+func recordProgress(ctx context.Context, tx pgx.Tx, journeyID string, p Progress) error {
+	if p.Step == "" {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `UPDATE journeys SET current_step = $2 WHERE workflow_id = $1 AND status = 'active'`, journeyID, step)
+	_, err := tx.Exec(ctx, updateProgress, journeyID, p.Step, p.Variant)
 	return err
 }
 

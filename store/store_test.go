@@ -116,14 +116,14 @@ func TestMessagesAreRecordedOncePerKey(t *testing.T) {
 	}
 	m := store.Message{IdempotencyKey: "journey:spring:c1/email-1/1", JourneyID: j.WorkflowID, CampaignID: "spring",
 		CustomerID: "c1", Step: "email-1", Channel: "email", Provider: "sandbox", Status: store.MessagePending, Subject: "Hi"}
-	first, err := s.RecordMessage(ctx, m, "wait-1")
+	first, err := s.RecordMessage(ctx, m, store.Progress{Step: "wait-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MarkSent(ctx, first.ID, "sb-1", "wait-1"); err != nil {
+	if _, err := s.MarkSent(ctx, first.ID, "sb-1", store.Progress{Step: "wait-1", Variant: "B"}); err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.RecordMessage(ctx, m, "wait-1")
+	again, err := s.RecordMessage(ctx, m, store.Progress{Step: "wait-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestMessagesAreRecordedOncePerKey(t *testing.T) {
 		t.Fatalf("second record = %+v", again)
 	}
 	got, err := s.Journey(ctx, j.WorkflowID)
-	if err != nil || got.CurrentStep != "wait-1" {
+	if err != nil || got.CurrentStep != "wait-1" || got.Variant != "B" {
 		t.Fatalf("journey = %+v, %v", got, err)
 	}
 }

@@ -31,7 +31,7 @@ func JourneyID(campaignID, customerID string) string {
 	return "journey:" + campaignID + ":" + customerID
 }
 
-// JourneyInput is what a journey starts with: the campaign version's
+// JourneyInput is what a journey starts with. The campaign version's
 // definition is a snapshot, so editing the campaign never changes a running
 // journey.
 type JourneyInput struct {
@@ -39,6 +39,11 @@ type JourneyInput struct {
 	Version    int
 	CustomerID string
 	Definition campaign.Definition
+	// Timezone is the customer's IANA time zone at enrolment (or the
+	// configured default), for delays until a local time and quiet hours.
+	Timezone string
+	// Data is the enrolment's data; templates see it as `data`.
+	Data map[string]any
 }
 
 // Response is a customer's response as a journey sees it.
@@ -51,15 +56,19 @@ type Response struct {
 
 // JourneyResult is how a journey ended.
 type JourneyResult struct {
-	Status string
+	Status    string
+	Reason    string `json:",omitempty"`
+	Variant   string `json:",omitempty"`
+	Converted bool   `json:",omitempty"`
 	// Steps lists the steps the journey went through, in order.
 	Steps []string
 }
 
 // journey is the interpreter's state.
 type journey struct {
-	in JourneyInput
-	id string
+	in  JourneyInput
+	id  string
+	loc *time.Location
 	// responses holds every response received, in arrival order; waits
 	// consume them from cursor on, so one that arrived before a wait began
 	// still answers it, but never answers two waits.
@@ -68,23 +77,32 @@ type journey struct {
 	seen      map[string]bool
 	visits    map[string]int
 	steps     []string
+	variant   string
+	// recorded is what the journeys table shows; the journey writes only
+	// when it pauses somewhere else.
+	recorded store.Progress
 }
 
 // Journey runs one customer through one campaign version.
 func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 	j := &journey{
-		in:     in,
-		id:     workflow.GetInfo(ctx).WorkflowExecution.ID,
-		seen:   map[string]bool{},
-		visits: map[string]int{},
+		in:       in,
+		id:       workflow.GetInfo(ctx).WorkflowExecution.ID,
+		loc:      campaign.Location(in.Timezone, "UTC"),
+		seen:     map[string]bool{},
+		visits:   map[string]int{},
+		recorded: store.Progress{Step: in.Definition.StartAt},
 	}
 	j.receiveResponses(ctx)
 
 	name := in.Definition.StartAt
 	for {
+		if typ := j.exitResponse(); typ != "" {
+			return j.finish(ctx, name, store.JourneyExited, typ)
+		}
 		step, ok := in.Definition.Steps[name]
 		if !ok {
-			return j.result(store.JourneyFailed), temporal.NewNonRetryableApplicationError("no step named "+name, "InvalidDefinition", nil)
+			return j.result(store.JourneyFailed, ""), temporal.NewNonRetryableApplicationError("no step named "+name, "InvalidDefinition", nil)
 		}
 		j.visits[name]++
 		j.steps = append(j.steps, name)
@@ -96,10 +114,16 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 			next, err = j.send(ctx, name, step)
 		case step.Wait != nil:
 			next, err = j.wait(ctx, name, step)
+		case step.Branch != nil:
+			next, err = j.branch(ctx, name, step)
+		case step.Experiment != nil:
+			next = j.experiment(name, step)
+		case step.Delay != nil:
+			next, err = j.delay(ctx, name, step)
 		case step.Exit != nil:
 			return j.finish(ctx, name, store.JourneyCompleted, step.Exit.Reason)
 		default:
-			return j.result(store.JourneyFailed), temporal.NewNonRetryableApplicationError("step "+name+" has no kind this version runs", "InvalidDefinition", nil)
+			return j.result(store.JourneyFailed, ""), temporal.NewNonRetryableApplicationError("step "+name+" has no kind", "InvalidDefinition", nil)
 		}
 		if temporal.IsCanceledError(err) {
 			// Cancelled from the UI or CLI: record it, then end as cancelled.
@@ -108,7 +132,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 			return res, err
 		}
 		if err != nil {
-			return j.result(store.JourneyFailed), err
+			return j.result(store.JourneyFailed, err.Error()), err
 		}
 		name = next
 	}
@@ -131,16 +155,52 @@ func (j *journey) receiveResponses(ctx workflow.Context) {
 	})
 }
 
+func (j *journey) rules() campaign.Rules {
+	if j.in.Definition.Rules == nil {
+		return campaign.Rules{}
+	}
+	return *j.in.Definition.Rules
+}
+
+// exitResponse is the first response received that rules.exit_on names.
+func (j *journey) exitResponse() string {
+	exitOn := j.rules().ExitOn
+	for _, r := range j.responses {
+		if slices.Contains(exitOn, r.Type) {
+			return r.Type
+		}
+	}
+	return ""
+}
+
+func (j *journey) exitRequested() bool { return j.exitResponse() != "" }
+
+// pause holds the journey for d, or until an exit_on response arrives.
+func (j *journey) pause(ctx workflow.Context, name string, d time.Duration, details string) error {
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: %s until %s", name, details, j.local(workflow.Now(ctx).Add(d))))
+	if err := j.recordProgress(ctx, name); err != nil {
+		return err
+	}
+	_, err := workflow.AwaitWithTimeout(ctx, d, j.exitRequested)
+	return err
+}
+
 func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (string, error) {
-	ch := step.Send.Channel
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: sending %s", name, ch))
+	now := workflow.Now(ctx)
+	if until, quiet := j.rules().QuietHours.QuietUntil(now, j.loc); quiet {
+		if err := j.pause(ctx, name, until.Sub(now), "holding the send for quiet hours"); err != nil || j.exitRequested() {
+			return name, err
+		}
+	}
+	channels := strings.Join(step.Send.Candidates(), " or ")
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: sending by %s", name, channels))
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		// A provider outage is retried for a day; each retry finds the
 		// message recorded and never sends it twice.
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute},
-		Summary:                fmt.Sprintf("%s %s", name, ch),
+		Summary:                name + " by " + channels,
 	})
 	var a *activities.Activities
 	var res activities.DeliverResult
@@ -150,33 +210,40 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 		CustomerID: j.in.CustomerID,
 		Step:       name,
 		Key:        fmt.Sprintf("%s/%s/%d", j.id, name, j.visits[name]),
-		Channel:    ch,
-		Template:   step.Send.Template,
+		Send:       *step.Send,
+		Data:       j.in.Data,
 		NextStep:   step.Next,
+		Variant:    j.variant,
 	}).Get(ctx, &res)
-	if err != nil && !temporal.IsCanceledError(err) {
+	switch {
+	case temporal.IsCanceledError(err):
+		return "", err
+	case err != nil:
 		// The message could not be sent within a day: the journey goes on
 		// rather than hold the customer forever.
 		workflow.GetLogger(ctx).Error("Send failed", "step", name, "error", err)
-		return step.Next, nil
+	default:
+		j.recorded = store.Progress{Step: step.Next, Variant: j.variant}
 	}
-	return step.Next, err
+	return step.Next, nil
 }
 
 func (j *journey) wait(ctx workflow.Context, name string, step campaign.Step) (string, error) {
 	w := step.Wait
 	timeout := w.TimeoutDuration()
-	until := workflow.Now(ctx).Add(timeout).UTC().Format(time.RFC3339)
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: waiting for %s until %s", name, strings.Join(w.For, " or "), until))
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: waiting for %s until %s", name, strings.Join(w.For, " or "), j.local(workflow.Now(ctx).Add(timeout))))
+	if err := j.recordProgress(ctx, name); err != nil {
+		return "", err
+	}
 	matched := -1
 	ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool {
 		matched = j.match(w.For)
-		return matched >= 0
+		return matched >= 0 || j.exitRequested()
 	})
-	if err != nil {
-		return "", err
-	}
-	if !ok {
+	switch {
+	case err != nil || j.exitRequested():
+		return name, err
+	case !ok:
 		return step.WaitNext(campaign.Timeout), nil
 	}
 	j.cursor = matched + 1
@@ -194,21 +261,95 @@ func (j *journey) match(types []string) int {
 	return -1
 }
 
+// branch takes the first case whose condition holds. The customer's
+// profile is read (by a local activity) only when a condition needs it, and
+// then as it is now, not as it was at enrolment.
+func (j *journey) branch(ctx workflow.Context, name string, step campaign.Step) (string, error) {
+	var facts campaign.Facts
+	if slices.ContainsFunc(step.Branch, func(c campaign.Case) bool { return c.When.NeedsFacts() }) {
+		ctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+		var a *activities.Activities
+		if err := workflow.ExecuteLocalActivity(ctx, a.CustomerFacts, j.in.CustomerID).Get(ctx, &facts); err != nil {
+			return "", err
+		}
+	}
+	responded := make([]string, len(j.responses))
+	for i, r := range j.responses {
+		responded[i] = r.Type
+	}
+	for _, c := range step.Branch {
+		if c.When.Eval(facts, responded) {
+			return c.Next, nil
+		}
+	}
+	return step.Else, nil
+}
+
+// experiment assigns the customer's variant: a pure function of campaign,
+// step and customer, so replays and relaunches assign the same. With
+// several experiments on a path, the journey records the last one.
+func (j *journey) experiment(name string, step campaign.Step) string {
+	v := step.Experiment.Assign(j.in.CampaignID, name, j.in.CustomerID)
+	j.variant = v.Name
+	return v.Next
+}
+
+func (j *journey) delay(ctx workflow.Context, name string, step campaign.Step) (string, error) {
+	now := workflow.Now(ctx)
+	var d time.Duration
+	if step.Delay.For != "" {
+		d, _ = time.ParseDuration(step.Delay.For)
+	} else {
+		d = campaign.NextLocal(now, j.loc, step.Delay.UntilLocal).Sub(now)
+	}
+	if err := j.pause(ctx, name, d, "delaying"); err != nil || j.exitRequested() {
+		return name, err
+	}
+	return step.Next, nil
+}
+
+var localOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: time.Hour,
+}
+
+// recordProgress writes where the journey pauses, unless the read model
+// shows it already (a send records the step after it).
+func (j *journey) recordProgress(ctx workflow.Context, name string) error {
+	p := store.Progress{Step: name, Variant: j.variant}
+	if p == j.recorded {
+		return nil
+	}
+	ctx = workflow.WithLocalActivityOptions(ctx, localOptions)
+	var a *activities.Activities
+	err := workflow.ExecuteLocalActivity(ctx, a.RecordProgress, activities.ProgressInput{
+		JourneyID: j.id, Step: p.Step, Variant: p.Variant,
+	}).Get(ctx, nil)
+	if err == nil {
+		j.recorded = p
+	}
+	return err
+}
+
 // finish records the end of the journey in the read model. A local activity:
 // one marker event instead of three, and no task queue round trip.
 func (j *journey) finish(ctx workflow.Context, name, status, reason string) (JourneyResult, error) {
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: %s", name, status))
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout:    10 * time.Second,
-		ScheduleToCloseTimeout: time.Hour,
-	})
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: %s %s", name, status, reason))
+	ctx = workflow.WithLocalActivityOptions(ctx, localOptions)
 	var a *activities.Activities
 	err := workflow.ExecuteLocalActivity(ctx, a.FinishJourney, activities.FinishInput{
-		JourneyID: j.id, Status: status, Step: name, Reason: reason,
+		JourneyID: j.id, Status: status, Step: name, Variant: j.variant, Reason: reason,
 	}).Get(ctx, nil)
-	return j.result(status), err
+	return j.result(status, reason), err
 }
 
-func (j *journey) result(status string) JourneyResult {
-	return JourneyResult{Status: status, Steps: j.steps}
+func (j *journey) result(status, reason string) JourneyResult {
+	goal := j.rules().Goal
+	converted := goal != "" && slices.ContainsFunc(j.responses, func(r Response) bool { return r.Type == goal })
+	return JourneyResult{Status: status, Reason: reason, Variant: j.variant, Converted: converted, Steps: j.steps}
+}
+
+// local formats t in the customer's time zone for the UI.
+func (j *journey) local(t time.Time) string {
+	return t.In(j.loc).Format("2006-01-02 15:04 MST")
 }

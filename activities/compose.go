@@ -1,0 +1,127 @@
+package activities
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/store"
+)
+
+// Reasons a message is not sent.
+const (
+	ReasonUnreachable = "unreachable" // no address or token on this channel
+	ReasonNoConsent   = "no_consent"
+	ReasonNoChannel   = "no_channel" // a fallback send found no usable channel
+	ReasonTemplate    = "template_error"
+)
+
+// Composition is the message a send step makes for one customer, or the
+// reason there is none.
+type Composition struct {
+	Channel string `json:"channel"`
+	To      string `json:"to,omitempty"`
+	Subject string `json:"subject,omitempty"` // email subject or push title
+	Body    string `json:"body,omitempty"`
+	// Status is "" for a message to send, else skipped or failed.
+	Status string `json:"status,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Compose picks the channel of a send for the customer (the first of the
+// candidates, preferred channel first, on which the customer is reachable
+// and has consented) and renders its template.
+func Compose(c store.Customer, send campaign.Send, data map[string]any) Composition {
+	candidates := send.Candidates()
+	if i := slices.Index(candidates, c.PreferredChannel); i > 0 {
+		candidates = append([]string{c.PreferredChannel}, slices.Delete(slices.Clone(candidates), i, i+1)...)
+	}
+	var passed []string
+	for _, ch := range candidates {
+		to, reason := address(c, ch)
+		if reason != "" {
+			passed = append(passed, ch+" "+reason)
+			if len(candidates) == 1 {
+				return Composition{Channel: ch, To: to, Status: store.MessageSkipped, Reason: reason}
+			}
+			continue
+		}
+		t, _ := send.TemplateFor(ch)
+		subject, body, err := render(t, ch, c, data)
+		if err != nil {
+			return Composition{Channel: ch, To: to, Status: store.MessageFailed, Reason: ReasonTemplate + ": " + err.Error()}
+		}
+		return Composition{Channel: ch, To: to, Subject: subject, Body: body}
+	}
+	return Composition{Channel: candidates[0], Status: store.MessageSkipped, Reason: ReasonNoChannel + ": " + strings.Join(passed, ", ")}
+}
+
+// address returns where the customer is reached on channel, or why not.
+func address(c store.Customer, channel string) (to, reason string) {
+	to = addressOf(c, channel)
+	switch {
+	case to == "":
+		return "", ReasonUnreachable
+	case !consentOf(c, channel):
+		return to, ReasonNoConsent
+	}
+	return to, ""
+}
+
+func addressOf(c store.Customer, channel string) string {
+	switch channel {
+	case campaign.Email:
+		return c.Email
+	case campaign.SMS:
+		return c.Phone
+	case campaign.Push:
+		return c.PushToken
+	}
+	return ""
+}
+
+func consentOf(c store.Customer, channel string) bool {
+	switch channel {
+	case campaign.Email:
+		return c.Consent.Email
+	case campaign.SMS:
+		return c.Consent.SMS
+	case campaign.Push:
+		return c.Consent.Push
+	}
+	return false
+}
+
+// facts are what branch conditions see of the customer.
+func facts(c store.Customer) campaign.Facts {
+	f := campaign.Facts{Attributes: c.Attributes, Reachable: map[string]bool{}, Consent: map[string]bool{}}
+	for _, ch := range campaign.Channels {
+		f.Reachable[ch] = addressOf(c, ch) != ""
+		f.Consent[ch] = consentOf(c, ch)
+	}
+	return f
+}
+
+// render personalises a template. Templates see the customer's attributes
+// by name, the profile fields (id, email, phone, locale, timezone), which
+// win over attributes of the same name, and the enrolment's data as `data`.
+// An email body is HTML: values are escaped into it.
+func render(t campaign.Template, channel string, c store.Customer, data map[string]any) (subject, body string, err error) {
+	vars := make(map[string]any, len(c.Attributes)+6)
+	for k, v := range c.Attributes {
+		vars[k] = v
+	}
+	vars["id"], vars["email"], vars["phone"], vars["locale"], vars["timezone"] = c.ID, c.Email, c.Phone, c.Locale, c.Timezone
+	if data != nil {
+		vars["data"] = data
+	}
+	subject = t.Subject
+	if channel == campaign.Push {
+		subject = t.Title
+	}
+	if subject, err = campaign.Render(subject, vars, false); err != nil {
+		return "", "", err
+	}
+	body, err = campaign.Render(t.Body, vars, channel == campaign.Email)
+	return subject, body, err
+}

@@ -1,0 +1,48 @@
+package activities
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/store"
+)
+
+func TestComposeFallsBackAcrossChannels(t *testing.T) {
+	send := campaign.Send{
+		Channels:  []string{"push", "sms", "email"},
+		Template:  &campaign.Template{Subject: "Last chance", Title: "Last chance, {{first_name}}", Body: "20% off"},
+		Templates: map[string]campaign.Template{"sms": {Body: "{{first_name}}: 20% off, code {{data.code}}"}},
+	}
+	all := store.Consent{Email: true, SMS: true, Push: true}
+	for name, tc := range map[string]struct {
+		c                     store.Customer
+		channel, body, reason string
+	}{
+		"first choice":         {store.Customer{PushToken: "tok", Phone: "+491", Consent: all}, "push", "20% off", ""},
+		"no push token":        {store.Customer{Phone: "+491", Email: "a@b.c", Consent: all}, "sms", "Ada: 20% off, code X1", ""},
+		"no sms consent":       {store.Customer{Phone: "+491", Email: "a@b.c", Consent: store.Consent{Email: true}}, "email", "20% off", ""},
+		"preferred goes first": {store.Customer{PushToken: "tok", Email: "a@b.c", PreferredChannel: "email", Consent: all}, "email", "20% off", ""},
+		"nothing usable":       {store.Customer{Phone: "+491", Consent: store.Consent{Push: true}}, "push", "", "no_channel: push unreachable, sms no_consent, email unreachable"},
+	} {
+		tc.c.Attributes = map[string]any{"first_name": "Ada"}
+		got := Compose(tc.c, send, map[string]any{"code": "X1"})
+		if got.Channel != tc.channel || got.Body != tc.body || got.Reason != tc.reason {
+			t.Errorf("%s: got %+v, want %s %q %q", name, got, tc.channel, tc.body, tc.reason)
+		}
+		if tc.reason != "" && got.Status != store.MessageSkipped {
+			t.Errorf("%s: status %q", name, got.Status)
+		}
+	}
+	if got := Compose(store.Customer{PushToken: "t", Consent: all, Attributes: map[string]any{"first_name": "Ada"}}, send, nil); got.Subject != "Last chance, Ada" {
+		t.Errorf("push title = %q", got.Subject)
+	}
+}
+
+func TestComposeReportsATemplateThatFailsToRender(t *testing.T) {
+	send := campaign.Send{Channel: "sms", Template: &campaign.Template{Body: "{{ 1 | divided_by: 0 }}"}}
+	got := Compose(store.Customer{Phone: "+491", Consent: store.Consent{SMS: true}}, send, nil)
+	if got.Status != store.MessageFailed || !strings.HasPrefix(got.Reason, ReasonTemplate) {
+		t.Fatalf("got %+v", got)
+	}
+}
