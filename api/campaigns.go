@@ -5,10 +5,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/store"
 )
@@ -50,8 +52,26 @@ func (s *Server) campaign(ctx context.Context, id string) (store.Campaign, error
 	return stored, err
 }
 
+// campaignVersion is the version the query parameter `version` names, or
+// the latest.
+func (s *Server) campaignVersion(c echo.Context) (store.Campaign, error) {
+	ctx, id, v := c.Request().Context(), c.Param("id"), c.QueryParam("version")
+	if v == "" {
+		return s.campaign(ctx, id)
+	}
+	version, err := strconv.Atoi(v)
+	if err != nil || version < 1 {
+		return store.Campaign{}, invalid("invalid_request", "version must be a positive number", campaign.Problem{Path: "version", Message: "not a version number"})
+	}
+	stored, err := s.Store.CampaignVersion(ctx, id, version)
+	if errors.Is(err, store.ErrNotFound) {
+		return stored, notFound("no campaign %q with version %d", id, version)
+	}
+	return stored, err
+}
+
 func (s *Server) getCampaign(c echo.Context) error {
-	stored, err := s.campaign(c.Request().Context(), c.Param("id"))
+	stored, err := s.campaignVersion(c)
 	if err != nil {
 		return err
 	}
@@ -109,7 +129,8 @@ func (s *Server) launchCampaign(c echo.Context) error {
 }
 
 type enrollRequest struct {
-	CustomerID string `json:"customer_id"`
+	CustomerID string         `json:"customer_id"`
+	Data       map[string]any `json:"data,omitempty"`
 }
 
 // enrollCustomer starts one customer's journey now: 201 when it started,
@@ -127,12 +148,11 @@ func (s *Server) enrollCustomer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.Store.Customer(ctx, req.CustomerID); errors.Is(err, store.ErrNotFound) {
-		return notFound("no customer %q", req.CustomerID)
-	} else if err != nil {
+	customer, err := s.customer(ctx, req.CustomerID)
+	if err != nil {
 		return err
 	}
-	e, err := s.Enroller.Enroll(ctx, stored, req.CustomerID)
+	e, err := s.Enroller.Enroll(ctx, stored, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, req.Data)
 	if err != nil {
 		return unavailable("could not start the journey: %v", err)
 	}
@@ -141,4 +161,44 @@ func (s *Server) enrollCustomer(c echo.Context) error {
 		status = http.StatusCreated
 	}
 	return c.JSON(status, e)
+}
+
+type previewRequest struct {
+	CustomerID string         `json:"customer_id"`
+	Data       map[string]any `json:"data,omitempty"`
+}
+
+// PreviewMessage is what one send step would send the customer now.
+type PreviewMessage struct {
+	Step string `json:"step"`
+	activities.Composition
+}
+
+// previewCampaign renders every send step of a campaign version for one
+// customer, as it would go out now, without sending anything.
+func (s *Server) previewCampaign(c echo.Context) error {
+	var req previewRequest
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	if req.CustomerID == "" {
+		return invalid("invalid_request", "customer_id is required", campaign.Problem{Path: "customer_id", Message: "required"})
+	}
+	stored, err := s.campaignVersion(c)
+	if err != nil {
+		return err
+	}
+	customer, err := s.customer(c.Request().Context(), req.CustomerID)
+	if err != nil {
+		return err
+	}
+	messages := []PreviewMessage{}
+	for _, name := range stored.Definition.StepOrder() {
+		if send := stored.Definition.Steps[name].Send; send != nil {
+			messages = append(messages, PreviewMessage{Step: name, Composition: activities.Compose(customer, *send, req.Data)})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"campaign_id": stored.ID, "version": stored.Version, "customer_id": customer.ID, "messages": messages,
+	})
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -115,13 +116,19 @@ type CustomerView struct {
 	Responses []store.Response `json:"responses"`
 }
 
+// customer loads a customer; an unknown one is a 404.
+func (s *Server) customer(ctx context.Context, id string) (store.Customer, error) {
+	c, err := s.Store.Customer(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, notFound("no customer %q", id)
+	}
+	return c, err
+}
+
 func (s *Server) getCustomer(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Param("id")
-	customer, err := s.Store.Customer(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("no customer %q", id)
-	}
+	customer, err := s.customer(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -61,9 +61,7 @@ func (s *Server) postResponse(c echo.Context) error {
 		return invalid("invalid_response", "the response is not valid; nothing was stored", ps...)
 	}
 	ctx := c.Request().Context()
-	if _, err := s.Store.Customer(ctx, req.CustomerID); errors.Is(err, store.ErrNotFound) {
-		return notFound("no customer %q", req.CustomerID)
-	} else if err != nil {
+	if _, err := s.customer(ctx, req.CustomerID); err != nil {
 		return err
 	}
 	if req.CampaignID != "" {
@@ -81,6 +79,12 @@ func (s *Server) postResponse(c echo.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if !duplicate {
+		// The read model shows conversions at once, without asking journeys.
+		if err := s.Store.MarkConverted(ctx, stored.CustomerID, stored.CampaignID, stored.Type, stored.OccurredAt); err != nil {
+			return err
+		}
 	}
 	ids, err := s.Store.ActiveJourneyIDs(ctx, stored.CustomerID, stored.CampaignID)
 	if err != nil {

@@ -64,6 +64,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1.GET("/campaigns/:id", s.getCampaign)
 	v1.POST("/campaigns/:id/launch", s.launchCampaign)
 	v1.POST("/campaigns/:id/enroll", s.enrollCustomer)
+	v1.POST("/campaigns/:id/preview", s.previewCampaign)
 	v1.POST("/responses", s.postResponse)
 	return e
 }

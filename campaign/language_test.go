@@ -58,7 +58,7 @@ func TestParseAcceptsTheWholeLanguage(t *testing.T) {
 }
 
 func f(v float64) *float64 { return &v }
-func b(v bool) *bool        { return &v }
+func b(v bool) *bool       { return &v }
 
 func TestConditions(t *testing.T) {
 	facts := Facts{

@@ -359,6 +359,22 @@ func (d *Definition) checkRef(ps *Problems, path, ref string) {
 	}
 }
 
+// StepOrder lists the steps breadth-first from start_at, the order a
+// marketer reads the campaign in.
+func (d *Definition) StepOrder() []string {
+	order := []string{d.StartAt}
+	seen := map[string]bool{d.StartAt: true}
+	for i := 0; i < len(order); i++ {
+		for _, next := range d.Steps[order[i]].Successors() {
+			if !seen[next] {
+				seen[next] = true
+				order = append(order, next)
+			}
+		}
+	}
+	return order
+}
+
 // validateGraph checks that every step is reachable and that no loop can
 // run without passing a wait or a delay (it would spin, or send without
 // pause).

@@ -21,6 +21,9 @@ type Config struct {
 	HTTPAddr string
 	// OMNI_TEMPORAL_UI: the Temporal Web UI, for links printed at start.
 	TemporalUI string
+	// OMNI_DEFAULT_TIMEZONE: the time zone of customers without one, for
+	// delays until a local time and quiet hours.
+	DefaultTimezone string
 	// OMNI_DEMO: "1" loads demo customers and launches a demo campaign at
 	// `omni dev` start; "0" does not.
 	Demo bool
@@ -41,6 +44,7 @@ func FromEnv() Config {
 		TaskQueue:         env("OMNI_TASK_QUEUE", "omni"),
 		HTTPAddr:          env("OMNI_HTTP_ADDR", ":8080"),
 		TemporalUI:        env("OMNI_TEMPORAL_UI", "http://localhost:8233"),
+		DefaultTimezone:   env("OMNI_DEFAULT_TIMEZONE", "UTC"),
 		Demo:              env("OMNI_DEMO", "1") != "0",
 		LaunchPageSize:    envInt("OMNI_LAUNCH_PAGE_SIZE", 500),
 		LaunchConcurrency: envInt("OMNI_LAUNCH_CONCURRENCY", 16),

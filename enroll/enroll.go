@@ -3,6 +3,7 @@
 package enroll
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ type Enroller struct {
 	Store     *store.Store
 	Temporal  client.Client
 	TaskQueue string
+	// DefaultTimezone serves customers without a time zone.
+	DefaultTimezone string
 }
 
 // Enrollment is the journey a customer is in.
@@ -35,9 +38,11 @@ type Enrollment struct {
 }
 
 // Enroll starts the customer's journey through campaign c, unless one was
-// started before. The customer must exist. The journey row is written first
-// so a retry after a failed start finds it and starts the workflow.
-func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customerID string) (Enrollment, error) {
+// started before; data is the enrolment's data for templates. The customer
+// must exist. The journey row is written first so a retry after a failed
+// start finds it and starts the workflow.
+func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.CustomerRef, data map[string]any) (Enrollment, error) {
+	customerID := customer.ID
 	id := workflows.JourneyID(c.ID, customerID)
 	_, err := e.Store.CreateJourney(ctx, store.Journey{
 		WorkflowID: id, CampaignID: c.ID, Version: c.Version, CustomerID: customerID, CurrentStep: c.Definition.StartAt,
@@ -60,6 +65,7 @@ func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customerID stri
 		StaticSummary: fmt.Sprintf("%s v%d for customer %s", c.ID, c.Version, customerID),
 	}, workflows.Journey, workflows.JourneyInput{
 		CampaignID: c.ID, Version: c.Version, CustomerID: customerID, Definition: c.Definition,
+		Timezone: cmp.Or(customer.Timezone, e.DefaultTimezone), Data: data,
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {

@@ -91,14 +91,14 @@ func (a *Activities) EnrollAudience(ctx context.Context, in LaunchInput) (store.
 // page returns the customers of the next page after the id `after`, and the
 // last audience id the page covers ("" when the audience is exhausted).
 // Listed ids that name no customer are counted as skipped.
-func (a *Activities) page(ctx context.Context, all bool, listed []string, after string) (ids []string, last string, skipped int, err error) {
+func (a *Activities) page(ctx context.Context, all bool, listed []string, after string) (customers []store.CustomerRef, last string, skipped int, err error) {
 	st := a.Enroller.Store
 	if all {
-		ids, err = st.CustomerIDsAfter(ctx, after, a.PageSize)
-		if len(ids) > 0 {
-			last = ids[len(ids)-1]
+		customers, err = st.CustomersAfter(ctx, after, a.PageSize)
+		if len(customers) > 0 {
+			last = customers[len(customers)-1].ID
 		}
-		return ids, last, 0, err
+		return customers, last, 0, err
 	}
 	i := sort.SearchStrings(listed, after)
 	for i < len(listed) && listed[i] <= after {
@@ -108,18 +108,18 @@ func (a *Activities) page(ctx context.Context, all bool, listed []string, after 
 	if len(chunk) == 0 {
 		return nil, "", 0, nil
 	}
-	ids, err = st.ExistingCustomerIDs(ctx, chunk)
-	return ids, chunk[len(chunk)-1], len(chunk) - len(ids), err
+	customers, err = st.CustomersIn(ctx, chunk)
+	return customers, chunk[len(chunk)-1], len(chunk) - len(customers), err
 }
 
 // enrollPage enrolls the customers with bounded concurrency.
-func (a *Activities) enrollPage(ctx context.Context, c store.Campaign, ids []string, p *store.LaunchProgress) error {
+func (a *Activities) enrollPage(ctx context.Context, c store.Campaign, customers []store.CustomerRef, p *store.LaunchProgress) error {
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.Concurrency)
-	for _, id := range ids {
+	for _, customer := range customers {
 		g.Go(func() error {
-			e, err := a.Enroller.Enroll(ctx, c, id)
+			e, err := a.Enroller.Enroll(ctx, c, customer, nil)
 			if err != nil {
 				return err
 			}

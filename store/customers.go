@@ -112,14 +112,20 @@ func (s *Store) Customer(ctx context.Context, id string) (Customer, error) {
 	return scanCustomer(s.pool.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1`, id))
 }
 
-// CustomerIDsAfter pages through all customer ids in order, after the given one.
-func (s *Store) CustomerIDsAfter(ctx context.Context, after string, limit int) ([]string, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id FROM customers WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+// CustomerRef is what enrolment needs of a customer.
+type CustomerRef struct {
+	ID       string `db:"id"`
+	Timezone string `db:"timezone"`
 }
 
-// ExistingCustomerIDs returns those of ids that name a customer.
-func (s *Store) ExistingCustomerIDs(ctx context.Context, ids []string) ([]string, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id FROM customers WHERE id = ANY($1) ORDER BY id`, ids)
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+// CustomersAfter pages through all customers in id order, after the given id.
+func (s *Store) CustomersAfter(ctx context.Context, after string, limit int) ([]CustomerRef, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, coalesce(timezone, '') AS timezone FROM customers WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	return pgx.CollectRows(rows, pgx.RowToStructByName[CustomerRef])
+}
+
+// CustomersIn returns the customers of ids that exist, in id order.
+func (s *Store) CustomersIn(ctx context.Context, ids []string) ([]CustomerRef, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, coalesce(timezone, '') AS timezone FROM customers WHERE id = ANY($1) ORDER BY id`, ids)
+	return pgx.CollectRows(rows, pgx.RowToStructByName[CustomerRef])
 }

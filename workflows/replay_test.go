@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +42,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}
 }
 
-const recordedCampaign = `{
+// v01Campaign is the campaign the v0.1 histories ran (send, wait, exit).
+const v01Campaign = `{
   "id": "replay",
   "start_at": "email-1",
   "steps": {
@@ -55,6 +57,53 @@ const recordedCampaign = `{
   }
 }`
 
+// example is the campaign of PRODUCT.md with its durations shortened: the
+// morning delay waits for the next full minute.
+func example() string {
+	next := time.Now().UTC().Add(time.Minute).Format("15:04")
+	return `{
+  "id": "example",
+  "offer_id": "SPRING-24",
+  "start_at": "email-1",
+  "rules": {"quiet_hours": {"from": "` + time.Now().UTC().Add(3*time.Hour).Format("15:04") + `", "to": "` + time.Now().UTC().Add(4*time.Hour).Format("15:04") + `"},
+            "exit_on": ["rejected", "unsubscribed"], "goal": "converted"},
+  "steps": {
+    "email-1": {"send": {"channel": "email", "template": {"subject": "Hi {{first_name}}", "body": "..."}}, "next": "wait-1"},
+    "wait-1":  {"wait": {"for": ["clicked", "converted"], "timeout": "2s"},
+                "on": {"clicked": "push-1", "converted": "done", "timeout": "reach-1"}},
+    "push-1":  {"send": {"channel": "push", "template": {"title": "...", "body": "..."}}, "next": "tier"},
+    "reach-1": {"send": {"channels": ["push", "sms", "email"], "template": {"subject": "Last chance", "title": "Last chance", "body": "..."}}, "next": "tier"},
+    "tier":    {"branch": [{"when": {"attribute": "tier", "equals": "gold"}, "next": "ab"}], "else": "later"},
+    "ab":      {"experiment": {"variants": [{"name": "A", "weight": 45, "next": "later"}, {"name": "B", "weight": 45, "next": "morning"}, {"name": "control", "weight": 10, "next": "done"}]}},
+    "later":   {"delay": {"for": "1s"}, "next": "morning"},
+    "morning": {"delay": {"until_local": "` + next + `"}, "next": "done"},
+    "done":    {"exit": {}}
+  }
+}`
+}
+
+type scenario struct {
+	campaign  string
+	customer  store.CustomerPatch
+	responses []string // sent one after another, 300ms apart
+}
+
+func releaseScenarios() map[string]scenario {
+	phone, email, token := "+4915100000001", "a@example.com", "tok"
+	full := store.CustomerPatch{Email: &email, Phone: &phone, PushToken: &token}
+	noPush := store.CustomerPatch{Email: &email, Phone: &phone, Attributes: map[string]any{"tier": "gold"}}
+	with := func(p store.CustomerPatch, id string) store.CustomerPatch { p.ID = id; return p }
+	ex := example()
+	return map[string]scenario{
+		"clicked":         {v01Campaign, with(full, "clicked"), []string{"clicked", "clicked"}},
+		"timeout":         {v01Campaign, with(full, "timeout"), nil},
+		"converted-early": {v01Campaign, with(full, "converted-early"), []string{"converted"}},
+		"example-clicked": {ex, with(full, "example-clicked"), []string{"clicked"}},
+		"example-timeout": {ex, with(noPush, "example-timeout"), nil},
+		"example-reject":  {ex, with(full, "example-reject"), []string{"rejected"}},
+	}
+}
+
 // TestRecordHistories runs journeys on a real Temporal server and saves
 // their histories: go test ./workflows -run TestRecordHistories -record v0.2
 func TestRecordHistories(t *testing.T) {
@@ -63,59 +112,62 @@ func TestRecordHistories(t *testing.T) {
 	}
 	env := testenv.Start(t)
 	ctx := context.Background()
-	phone, email, token := "+4915100000001", "a@example.com", "tok"
-	def, ps := campaign.Parse([]byte(recordedCampaign))
-	if len(ps) > 0 {
-		t.Fatal(ps)
-	}
-	c, err := env.Store.CreateCampaign(ctx, def)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scenarios := map[string][]string{ // customer: the responses it sends, one a second
-		"clicked":         {"clicked", "clicked"},
-		"timeout":         nil,
-		"converted-early": {"converted"},
-	}
-	for customer, responses := range scenarios {
-		if _, err := env.Store.UpsertCustomers(ctx, []store.CustomerPatch{{ID: customer, Email: &email, Phone: &phone, PushToken: &token}}); err != nil {
-			t.Fatal(err)
-		}
-		e, err := env.Enroller.Enroll(ctx, c, customer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, typ := range responses {
-			err := env.Temporal.SignalWorkflow(ctx, e.WorkflowID, "", workflows.ResponseSignal,
-				workflows.Response{EventID: customer + "-" + typ + "-" + string(rune('a'+i)), Type: typ, Channel: "email"})
+	for name, sc := range releaseScenarios() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			def, ps := campaign.Parse([]byte(sc.campaign))
+			if len(ps) > 0 {
+				t.Fatal(ps)
+			}
+			c, err := env.Store.Campaign(ctx, def.ID)
+			if err == store.ErrNotFound {
+				c, err = env.Store.CreateCampaign(ctx, def)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(300 * time.Millisecond)
-		}
-		if err := env.Temporal.GetWorkflow(ctx, e.WorkflowID, "").Get(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-		var events []*historypb.HistoryEvent
-		it := env.Temporal.GetWorkflowHistory(ctx, e.WorkflowID, "", false, 0)
-		for it.HasNext() {
-			ev, err := it.Next()
+			if _, err := env.Store.UpsertCustomers(ctx, []store.CustomerPatch{sc.customer}); err != nil {
+				t.Fatal(err)
+			}
+			e, err := env.Enroller.Enroll(ctx, c, store.CustomerRef{ID: sc.customer.ID}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			events = append(events, ev)
-		}
-		data, err := protojson.MarshalOptions{Indent: " "}.Marshal(&historypb.History{Events: events})
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Join("testdata", "histories", *record+"-"+customer+".json")
-		if err := os.WriteFile(name, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := client.HistoryFromJSON(strings.NewReader(string(data)), client.HistoryJSONOptions{}); err != nil {
-			t.Fatalf("%s does not load back: %v", name, err)
-		}
-		t.Logf("recorded %s (%d events)", name, len(events))
+			for i, typ := range sc.responses {
+				time.Sleep(300 * time.Millisecond)
+				err := env.Temporal.SignalWorkflow(ctx, e.WorkflowID, "", workflows.ResponseSignal,
+					workflows.Response{EventID: fmt.Sprintf("%s-%d", typ, i), Type: typ, Channel: "email"})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			var res workflows.JourneyResult
+			if err := env.Temporal.GetWorkflow(ctx, e.WorkflowID, "").Get(ctx, &res); err != nil {
+				t.Fatal(err)
+			}
+			var events []*historypb.HistoryEvent
+			counts := map[string]int{}
+			it := env.Temporal.GetWorkflowHistory(ctx, e.WorkflowID, "", false, 0)
+			for it.HasNext() {
+				ev, err := it.Next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				events = append(events, ev)
+				counts[strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_")]++
+			}
+			data, err := protojson.MarshalOptions{Indent: " "}.Marshal(&historypb.History{Events: events})
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join("testdata", "histories", *record+"-"+name+".json")
+			if err := os.WriteFile(file, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := client.HistoryFromJSON(strings.NewReader(string(data)), client.HistoryJSONOptions{}); err != nil {
+				t.Fatalf("%s does not load back: %v", file, err)
+			}
+			t.Logf("recorded %s: steps %v, %d events %v", file, res.Steps, len(events), counts)
+		})
 	}
 }

@@ -91,6 +91,9 @@ func migrate(ctx context.Context, cfg config.Config) error {
 
 // serve runs the worker, the API or both until ctx ends.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runWorker, runAPI bool) error {
+	if _, err := time.LoadLocation(cfg.DefaultTimezone); err != nil {
+		return fmt.Errorf("OMNI_DEFAULT_TIMEZONE: %w", err)
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -105,7 +108,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runWorke
 		return fmt.Errorf("no Temporal server answers at %s (%w); `make run` starts a dev server, or set TEMPORAL_ADDRESS", cfg.TemporalAddress, err)
 	}
 	defer tc.Close()
-	enroller := &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue}
+	enroller := &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, DefaultTimezone: cfg.DefaultTimezone}
 
 	if runWorker {
 		if err := worker.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {

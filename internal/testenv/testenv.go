@@ -87,7 +87,7 @@ func Start(t testing.TB) *Env {
 	e := &Env{
 		Store:    st,
 		Temporal: tc,
-		Enroller: &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: TaskQueue},
+		Enroller: &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: TaskQueue, DefaultTimezone: "UTC"},
 		Senders:  sandbox.All(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}
 	w := worker.New(tc, TaskQueue,
