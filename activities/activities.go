@@ -34,6 +34,10 @@ type DeliverInput struct {
 	campaign.Send
 	// Data is the enrolment's data, which templates see as `data`.
 	Data map[string]any
+	// OfferID and FrequencyCap are checked when the message is recorded: a
+	// suppressed offer or a capped customer skips the send.
+	OfferID      string
+	FrequencyCap *campaign.FrequencyCap
 	// NextStep and Variant are where the journey goes after this send; they
 	// are recorded with the message so the read model follows the journey
 	// without an activity of its own.
@@ -67,11 +71,15 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		status = store.MessagePending
 	}
 	progress := store.Progress{Step: in.NextStep, Variant: in.Variant}
+	checks := store.SendChecks{OfferID: in.OfferID}
+	if in.FrequencyCap != nil {
+		checks.CapMax, checks.CapPer = in.FrequencyCap.Max, in.FrequencyCap.Window()
+	}
 	stored, err := a.Store.RecordMessage(ctx, store.Message{
 		IdempotencyKey: in.Key, JourneyID: in.JourneyID, CampaignID: in.CampaignID, CustomerID: in.CustomerID,
 		Step: in.Step, Channel: msg.Channel, Provider: sender.Provider(), Recipient: msg.To,
 		Subject: msg.Subject, Body: msg.Body, Status: status, Reason: msg.Reason,
-	}, progress)
+	}, progress, checks)
 	if err != nil {
 		return DeliverResult{}, err
 	}

@@ -28,7 +28,7 @@ type client struct {
 func start(t *testing.T) (*client, *testenv.Env) {
 	env := testenv.Start(t)
 	srv := httptest.NewServer((&api.Server{
-		Store: env.Store, Temporal: env.Temporal, Enroller: env.Enroller,
+		Store: env.Store, Temporal: env.Temporal, Enroller: env.Enroller, Responses: env.Responses,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}).Handler())
 	t.Cleanup(srv.Close)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/store"
 )
 
@@ -155,6 +157,10 @@ func (s *Server) enrollCustomer(c echo.Context) error {
 	e, err := s.Enroller.Enroll(ctx, stored, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, req.Data)
 	if err != nil {
 		return unavailable("could not start the journey: %v", err)
+	}
+	if e.Skipped == enroll.SkippedSuppressed {
+		return &Error{Status: http.StatusConflict, Code: "suppressed",
+			Message: fmt.Sprintf("customer %q rejected offer %q lately; not enrolled", customer.ID, stored.Definition.OfferID)}
 	}
 	status := http.StatusOK
 	if e.Started {

@@ -114,6 +114,8 @@ type CustomerView struct {
 	Journeys  []store.Journey  `json:"journeys"`
 	Messages  []store.Message  `json:"messages"`
 	Responses []store.Response `json:"responses"`
+	// Suppressions are the offers the customer must not be offered now.
+	Suppressions []store.Suppression `json:"suppressions"`
 }
 
 // customer loads a customer; an unknown one is a 404.
@@ -140,6 +142,9 @@ func (s *Server) getCustomer(c echo.Context) error {
 		return err
 	}
 	if v.Responses, err = s.Store.CustomerResponses(ctx, id, customerViewLimit); err != nil {
+		return err
+	}
+	if v.Suppressions, err = s.Store.CustomerSuppressions(ctx, id); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, v)

@@ -17,7 +17,7 @@ func everyStep() string {
   "id": "every-step",
   "offer_id": "SPRING-24",
   "start_at": "tier",
-  "rules": {"exit_on": ["rejected"], "goal": "converted", "quiet_hours": {"from": %q, "to": %q}},
+  "rules": {"exit_on": ["rejected", "unsubscribed"], "goal": "converted", "quiet_hours": {"from": %q, "to": %q}},
   "steps": {
     "tier":    {"branch": [{"when": {"attribute": "tier", "equals": "gold"}, "next": "ab"}], "else": "reach"},
     "ab":      {"experiment": {"variants": [{"name": "A", "weight": 1, "next": "email-1"}, {"name": "B", "weight": 1, "next": "sms-b"}]}},
@@ -109,15 +109,19 @@ func TestEveryStepKindRunsEndToEnd(t *testing.T) {
 		t.Fatalf("clicker's messages = %v", ms)
 	}
 
-	// A rejection ends the journey wherever it is.
+	// An unsubscribe (in exit_on) ends the journey wherever it is.
 	waitFor(rejecter, "wait-1")
-	post(rejecter, "rej-1", "rejected")
-	eventually(t, "the rejecter's journey to exit", func() bool {
-		j = journey(c.must(200, "GET", "/v1/customers/"+rejecter, nil))
-		return j["status"] == "exited"
+	post(rejecter, "unsub-1", "unsubscribed")
+	var rview map[string]any
+	eventually(t, "the unsubscriber's journey to exit", func() bool {
+		rview = c.must(200, "GET", "/v1/customers/"+rejecter, nil)
+		return journey(rview)["status"] == "exited"
 	})
-	if j["exit_reason"] != "rejected" || j["current_step"] != "wait-1" {
-		t.Fatalf("rejecter's journey = %v", j)
+	if j := journey(rview); j["exit_reason"] != "unsubscribed" || j["current_step"] != "wait-1" {
+		t.Fatalf("unsubscriber's journey = %v", j)
+	}
+	if consent := rview["customer"].(map[string]any)["consent"].(map[string]any); consent["email"] != false || consent["sms"] != true {
+		t.Fatalf("unsubscribing by email left consent %v", consent)
 	}
 
 	// Variant B gets the SMS; silver falls back from push to SMS.

@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.temporal.io/api/serviceerror"
 
 	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
-	"github.com/omni-orchestrator/omni/workflows"
 )
 
 var channelName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
@@ -47,11 +46,8 @@ func (r responseRequest) validate() campaign.Problems {
 	return ps
 }
 
-// postResponse stores a response once per event_id and signals the
-// customer's active journeys (only the campaign's, when campaign_id is
-// given). A repeated event_id answers 200 with the stored response and
-// signals again: journeys count each event once, and a retry after a failed
-// signal must not lose it.
+// postResponse records a response: stored once per event_id, applied, and
+// signalled to the journeys it concerns (see package responses).
 func (s *Server) postResponse(c echo.Context) error {
 	var req responseRequest
 	if err := readJSON(c, &req); err != nil {
@@ -60,52 +56,26 @@ func (s *Server) postResponse(c echo.Context) error {
 	if ps := req.validate(); len(ps) > 0 {
 		return invalid("invalid_response", "the response is not valid; nothing was stored", ps...)
 	}
-	ctx := c.Request().Context()
-	if _, err := s.customer(ctx, req.CustomerID); err != nil {
-		return err
-	}
-	if req.CampaignID != "" {
-		if _, err := s.campaign(ctx, req.CampaignID); err != nil {
-			return err
-		}
-	}
-	occurred := time.Now().UTC()
-	if req.OccurredAt != nil {
-		occurred = *req.OccurredAt
-	}
-	stored, duplicate, err := s.Store.InsertResponse(ctx, store.Response{
+	r := store.Response{
 		EventID: req.EventID, CustomerID: req.CustomerID, CampaignID: req.CampaignID, OfferID: req.OfferID,
-		Channel: req.Channel, Type: req.Type, OccurredAt: occurred, Data: req.Data,
-	})
-	if err != nil {
+		Channel: req.Channel, Type: req.Type, Data: req.Data,
+	}
+	if req.OccurredAt != nil {
+		r.OccurredAt = *req.OccurredAt
+	}
+	res, err := s.Responses.Record(c.Request().Context(), r)
+	var signalErr *responses.SignalError
+	switch {
+	case errors.Is(err, responses.ErrUnknownCustomer), errors.Is(err, responses.ErrUnknownCampaign):
+		return notFound("%v", err)
+	case errors.As(err, &signalErr):
+		return unavailable("the response is stored, but %v; post it again with the same event_id", err)
+	case err != nil:
 		return err
-	}
-	if !duplicate {
-		// The read model shows conversions at once, without asking journeys.
-		if err := s.Store.MarkConverted(ctx, stored.CustomerID, stored.CampaignID, stored.Type, stored.OccurredAt); err != nil {
-			return err
-		}
-	}
-	ids, err := s.Store.ActiveJourneyIDs(ctx, stored.CustomerID, stored.CampaignID)
-	if err != nil {
-		return err
-	}
-	signal := workflows.Response{EventID: stored.EventID, Type: stored.Type, Channel: stored.Channel, OccurredAt: stored.OccurredAt}
-	signalled := []string{}
-	for _, id := range ids {
-		err := s.Temporal.SignalWorkflow(ctx, id, "", workflows.ResponseSignal, signal)
-		var gone *serviceerror.NotFound
-		switch {
-		case errors.As(err, &gone): // the journey ended meanwhile
-		case err != nil:
-			return unavailable("the response is stored, but journey %s could not be told; post it again with the same event_id: %v", id, err)
-		default:
-			signalled = append(signalled, id)
-		}
 	}
 	status := http.StatusCreated
-	if duplicate {
+	if res.Duplicate {
 		status = http.StatusOK
 	}
-	return c.JSON(status, map[string]any{"response": stored, "duplicate": duplicate, "journeys": signalled})
+	return c.JSON(status, res)
 }

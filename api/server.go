@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
 )
 
@@ -26,10 +27,11 @@ const MaxBodyBytes = "2M"
 
 // Server holds the API's dependencies.
 type Server struct {
-	Store    *store.Store
-	Temporal client.Client
-	Enroller *enroll.Enroller
-	Logger   *slog.Logger
+	Store     *store.Store
+	Temporal  client.Client
+	Enroller  *enroll.Enroller
+	Responses *responses.Recorder
+	Logger    *slog.Logger
 }
 
 // Handler returns the API's routes.

@@ -3,10 +3,7 @@
 // message templates.
 package campaign
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Channels a send step can use.
 const (
@@ -46,11 +43,37 @@ type Rules struct {
 	Goal string `json:"goal,omitempty"`
 	// QuietHours hold sends while the customer's local time is inside them.
 	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
+	// SuppressRejectedFor is how long a customer who rejected the offer is
+	// not offered it again, on any channel, in any campaign (default 720h).
+	SuppressRejectedFor string `json:"suppress_rejected_for,omitempty"`
+	// FrequencyCap limits the messages a customer gets, across all
+	// campaigns, in a rolling window; a send over it is skipped.
+	FrequencyCap *FrequencyCap `json:"frequency_cap,omitempty"`
+}
 
-	// Rules of the language that this version does not enforce yet; they
-	// are refused by validation rather than ignored.
-	SuppressRejectedFor json.RawMessage `json:"suppress_rejected_for,omitempty"`
-	FrequencyCap        json.RawMessage `json:"frequency_cap,omitempty"`
+// DefaultSuppressRejectedFor applies when a campaign does not say.
+const DefaultSuppressRejectedFor = 30 * 24 * time.Hour
+
+// SuppressionPeriod is how long a rejection of this campaign's offer lasts.
+func (r *Rules) SuppressionPeriod() time.Duration {
+	if r != nil && r.SuppressRejectedFor != "" {
+		if d, err := time.ParseDuration(r.SuppressRejectedFor); err == nil {
+			return d
+		}
+	}
+	return DefaultSuppressRejectedFor
+}
+
+// FrequencyCap is at most Max messages per Per.
+type FrequencyCap struct {
+	Max int    `json:"max"`
+	Per string `json:"per"`
+}
+
+// Window is the parsed Per of a validated cap.
+func (f *FrequencyCap) Window() time.Duration {
+	d, _ := time.ParseDuration(f.Per)
+	return d
 }
 
 // QuietHours is a daily window of local time, "HH:MM" to "HH:MM"; it may

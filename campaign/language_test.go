@@ -7,14 +7,16 @@ import (
 )
 
 // The example of PRODUCT.md, with a template on reach-1 (a send must say
-// what it sends) and without the rules this version refuses.
+// what it sends).
 const springSale = `{
   "id": "spring-sale",
   "name": "Spring sale",
   "offer_id": "SPRING-24",
   "start_at": "email-1",
   "rules": {
+    "suppress_rejected_for": "720h",
     "quiet_hours": {"from": "21:00", "to": "08:00"},
+    "frequency_cap": {"max": 3, "per": "24h"},
     "exit_on": ["rejected", "unsubscribed"],
     "goal": "converted"
   },

@@ -11,8 +11,6 @@ import (
 // (`journey:<campaign>:<customer>`), URLs and JSON paths.
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
 
-const unsupported = "not supported yet by this version of omni"
-
 // Parse decodes and validates a campaign definition. It returns every
 // problem found, each at its JSON path.
 func Parse(data []byte) (*Definition, Problems) {
@@ -85,11 +83,14 @@ func (r *Rules) validate(ps *Problems) {
 			ps.add("rules.quiet_hours", "from and to must differ")
 		}
 	}
-	if r.SuppressRejectedFor != nil {
-		ps.add("rules.suppress_rejected_for", unsupported)
+	if r.SuppressRejectedFor != "" {
+		checkDuration(ps, "rules.suppress_rejected_for", r.SuppressRejectedFor)
 	}
-	if r.FrequencyCap != nil {
-		ps.add("rules.frequency_cap", unsupported)
+	if f := r.FrequencyCap; f != nil {
+		if f.Max < 1 {
+			ps.add("rules.frequency_cap.max", "must be at least 1")
+		}
+		checkDuration(ps, "rules.frequency_cap.per", f.Per)
 	}
 }
 

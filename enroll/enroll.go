@@ -35,7 +35,13 @@ type Enrollment struct {
 	// Started is false when the customer was already enrolled: every
 	// customer goes through a campaign once.
 	Started bool `json:"started"`
+	// Skipped says why the customer was not enrolled ("suppressed": they
+	// rejected the campaign's offer lately).
+	Skipped string `json:"skipped,omitempty"`
 }
+
+// SkippedSuppressed is why a customer who rejected the offer is not enrolled.
+const SkippedSuppressed = "suppressed"
 
 // Enroll starts the customer's journey through campaign c, unless one was
 // started before; data is the enrolment's data for templates. The customer
@@ -44,6 +50,15 @@ type Enrollment struct {
 func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.CustomerRef, data map[string]any) (Enrollment, error) {
 	customerID := customer.ID
 	id := workflows.JourneyID(c.ID, customerID)
+	if offer := c.Definition.OfferID; offer != "" {
+		suppressed, err := e.Store.Suppressed(ctx, customerID, offer)
+		if err != nil {
+			return Enrollment{}, err
+		}
+		if suppressed {
+			return Enrollment{WorkflowID: id, Version: c.Version, Skipped: SkippedSuppressed}, nil
+		}
+	}
 	_, err := e.Store.CreateJourney(ctx, store.Journey{
 		WorkflowID: id, CampaignID: c.ID, Version: c.Version, CustomerID: customerID, CurrentStep: c.Definition.StartAt,
 	})

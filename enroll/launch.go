@@ -75,7 +75,7 @@ func (a *Activities) EnrollAudience(ctx context.Context, in LaunchInput) (store.
 		if last == "" {
 			break
 		}
-		cur.Progress.Skipped += skipped
+		cur.Progress.Skip("unknown_customer", skipped)
 		if err := a.enrollPage(ctx, c, page, &cur.Progress); err != nil {
 			return cur.Progress, err
 		}
@@ -125,9 +125,12 @@ func (a *Activities) enrollPage(ctx context.Context, c store.Campaign, customers
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if e.Started {
+			switch {
+			case e.Skipped != "":
+				p.Skip(e.Skipped, 1)
+			case e.Started:
 				p.Enrolled++
-			} else {
+			default:
 				p.AlreadyEnrolled++
 			}
 			return nil

@@ -9,11 +9,12 @@ import (
 
 // Journey statuses.
 const (
-	JourneyActive    = "active"
-	JourneyCompleted = "completed"
-	JourneyFailed    = "failed"
-	JourneyCancelled = "cancelled"
-	JourneyExited    = "exited" // a response named in rules.exit_on arrived
+	JourneyActive     = "active"
+	JourneyCompleted  = "completed"
+	JourneyFailed     = "failed"
+	JourneyCancelled  = "cancelled"
+	JourneyExited     = "exited"     // a response named in rules.exit_on arrived
+	JourneySuppressed = "suppressed" // the customer rejected the campaign's offer
 )
 
 // Progress is where a journey is, as the read model shows it.
@@ -68,16 +69,16 @@ func (s *Store) RecordProgress(ctx context.Context, workflowID string, p Progres
 const updateProgress = `UPDATE journeys SET current_step = $2, variant = coalesce(nullif($3, ''), variant)
 WHERE workflow_id = $1 AND status = 'active'`
 
-// MarkConverted marks the customer's active journeys whose campaign version
-// has goal as its rules.goal converted, once.
-func (s *Store) MarkConverted(ctx context.Context, customerID, campaignID, goal string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `
+// markConverted marks the customer's active journeys whose campaign
+// version has typ as its rules.goal converted, once.
+func markConverted(ctx context.Context, tx pgx.Tx, customerID, campaignID, typ string, at time.Time) error {
+	_, err := tx.Exec(ctx, `
 UPDATE journeys j SET converted_at = $4
 FROM campaigns c
 WHERE j.customer_id = $1 AND j.status = 'active' AND j.converted_at IS NULL
 	AND ($2 = '' OR j.campaign_id = $2)
 	AND c.id = j.campaign_id AND c.version = j.version AND c.definition->'rules'->>'goal' = $3`,
-		customerID, campaignID, goal, at)
+		customerID, campaignID, typ, at)
 	return err
 }
 

@@ -15,16 +15,17 @@ type Audience struct {
 
 // Launch is one enrolment run of a campaign version and its progress.
 type Launch struct {
-	ID              string     `json:"id" db:"id"`
-	CampaignID      string     `json:"campaign_id" db:"campaign_id"`
-	Version         int        `json:"version" db:"version"`
-	Audience        Audience   `json:"audience" db:"audience"`
-	Status          string     `json:"status" db:"status"`
-	Enrolled        int        `json:"enrolled" db:"enrolled"`
-	AlreadyEnrolled int        `json:"already_enrolled" db:"already_enrolled"`
-	Skipped         int        `json:"skipped" db:"skipped"`
-	CreatedAt       time.Time  `json:"created_at" db:"created_at"`
-	FinishedAt      *time.Time `json:"finished_at,omitempty" db:"finished_at"`
+	ID              string         `json:"id" db:"id"`
+	CampaignID      string         `json:"campaign_id" db:"campaign_id"`
+	Version         int            `json:"version" db:"version"`
+	Audience        Audience       `json:"audience" db:"audience"`
+	Status          string         `json:"status" db:"status"`
+	Enrolled        int            `json:"enrolled" db:"enrolled"`
+	AlreadyEnrolled int            `json:"already_enrolled" db:"already_enrolled"`
+	Skipped         int            `json:"skipped" db:"skipped"`
+	SkippedReasons  map[string]int `json:"skipped_reasons" db:"skipped_reasons"`
+	CreatedAt       time.Time      `json:"created_at" db:"created_at"`
+	FinishedAt      *time.Time     `json:"finished_at,omitempty" db:"finished_at"`
 }
 
 // LaunchProgress is what a launch has done so far.
@@ -32,6 +33,19 @@ type LaunchProgress struct {
 	Enrolled        int
 	AlreadyEnrolled int
 	Skipped         int
+	SkippedReasons  map[string]int
+}
+
+// Skip counts n customers skipped for reason.
+func (p *LaunchProgress) Skip(reason string, n int) {
+	if n == 0 {
+		return
+	}
+	if p.SkippedReasons == nil {
+		p.SkippedReasons = map[string]int{}
+	}
+	p.Skipped += n
+	p.SkippedReasons[reason] += n
 }
 
 // CreateLaunch records a launch before its workflow starts.
@@ -44,17 +58,17 @@ func (s *Store) CreateLaunch(ctx context.Context, l Launch) error {
 // UpdateLaunch records progress; done marks the launch finished.
 func (s *Store) UpdateLaunch(ctx context.Context, id string, p LaunchProgress, done bool) error {
 	_, err := s.pool.Exec(ctx, `
-UPDATE launches SET enrolled = $2, already_enrolled = $3, skipped = $4,
+UPDATE launches SET enrolled = $2, already_enrolled = $3, skipped = $4, skipped_reasons = coalesce($6, '{}'::jsonb),
 	status = CASE WHEN $5 THEN 'finished' ELSE status END,
 	finished_at = CASE WHEN $5 THEN now() ELSE finished_at END
-WHERE id = $1`, id, p.Enrolled, p.AlreadyEnrolled, p.Skipped, done)
+WHERE id = $1`, id, p.Enrolled, p.AlreadyEnrolled, p.Skipped, done, p.SkippedReasons)
 	return err
 }
 
 // Launches lists a campaign's launches, newest first.
 func (s *Store) Launches(ctx context.Context, campaignID string) ([]Launch, error) {
 	rows, _ := s.pool.Query(ctx, `
-SELECT id, campaign_id, version, audience, status, enrolled, already_enrolled, skipped, created_at, finished_at
+SELECT id, campaign_id, version, audience, status, enrolled, already_enrolled, skipped, skipped_reasons, created_at, finished_at
 FROM launches WHERE campaign_id = $1 ORDER BY created_at DESC LIMIT 20`, campaignID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Launch])
 }

@@ -40,34 +40,81 @@ const messageColumns = `id::text AS id, idempotency_key, journey_id, campaign_id
 	coalesce(recipient, '') AS recipient, coalesce(subject, '') AS subject, coalesce(body, '') AS body,
 	status, coalesce(reason, '') AS reason, created_at, sent_at`
 
+// Reasons the store refuses a send at the moment it is recorded.
+const (
+	ReasonSuppressed      = "suppressed"       // the customer rejected the offer
+	ReasonFrequencyCapped = "frequency_capped" // the customer had enough messages lately
+)
+
+// SendChecks are what a message must pass when it is recorded for sending.
+type SendChecks struct {
+	// OfferID is refused while the customer has an active suppression of it.
+	OfferID string
+	// At most CapMax messages (any campaign) to the customer in the rolling
+	// window CapPer; CapMax 0 means no cap.
+	CapMax int
+	CapPer time.Duration
+}
+
 // RecordMessage stores m under its idempotency key, unless a message with
-// that key exists already; either way it returns the stored message. With a
-// status other than pending it also records the journey's progress, in the
+// that key exists already; either way it returns the stored message. A
+// pending message must pass the checks first: the customer's row is locked
+// while they run, so two sends to one customer cannot both pass the
+// frequency cap, and a suppression committed before cannot be missed. A
+// message that is not pending also records the journey's progress, in the
 // same transaction.
-func (s *Store) RecordMessage(ctx context.Context, m Message, p Progress) (Message, error) {
+func (s *Store) RecordMessage(ctx context.Context, m Message, p Progress, checks SendChecks) (Message, error) {
 	var stored Message
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `
+		rows, _ := tx.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1`, m.IdempotencyKey)
+		var err error
+		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != ErrNotFound {
+			return err // recorded by an earlier attempt
+		}
+		if m.Status == MessagePending && (checks.OfferID != "" || checks.CapMax > 0) {
+			if m.Reason, err = refusal(ctx, tx, m.CustomerID, checks); err != nil {
+				return err
+			}
+			if m.Reason != "" {
+				m.Status = MessageSkipped
+			}
+		}
+		rows, _ = tx.Query(ctx, `
 INSERT INTO messages (idempotency_key, journey_id, campaign_id, customer_id, step, channel, provider,
 	recipient, subject, body, status, reason)
 VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), nullif($9, ''), nullif($10, ''), $11, nullif($12, ''))
-ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING `+messageColumns,
 			m.IdempotencyKey, m.JourneyID, m.CampaignID, m.CustomerID, m.Step, m.Channel, m.Provider,
 			m.Recipient, m.Subject, m.Body, m.Status, m.Reason)
-		var err error
-		stored, err = collectOne(rows, pgx.RowToStructByName[Message])
-		if err == ErrNotFound {
-			rows, _ := tx.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1`, m.IdempotencyKey)
-			stored, err = collectOne(rows, pgx.RowToStructByName[Message])
-			return err
-		}
-		if err != nil || stored.Status == MessagePending {
+		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != nil || stored.Status == MessagePending {
 			return err
 		}
 		return recordProgress(ctx, tx, m.JourneyID, p)
 	})
 	return stored, err
+}
+
+// refusal is why the checks refuse a send now ("" when they pass).
+func refusal(ctx context.Context, tx pgx.Tx, customerID string, checks SendChecks) (string, error) {
+	if err := lockCustomer(ctx, tx, customerID); err != nil {
+		return "", err
+	}
+	var suppressed bool
+	var recent int
+	err := tx.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM suppressions WHERE customer_id = $1 AND offer_id = $2 AND until > now()),
+	CASE WHEN $3 > 0 THEN (SELECT count(*) FROM messages WHERE customer_id = $1
+		AND status IN ('pending', 'sent') AND created_at > now() - make_interval(secs => $4)) ELSE 0 END`,
+		customerID, checks.OfferID, checks.CapMax, checks.CapPer.Seconds()).Scan(&suppressed, &recent)
+	switch {
+	case err != nil:
+		return "", err
+	case suppressed:
+		return ReasonSuppressed, nil
+	case checks.CapMax > 0 && recent >= checks.CapMax:
+		return ReasonFrequencyCapped, nil
+	}
+	return "", nil
 }
 
 // MarkSent records the provider's acceptance of a pending message and the

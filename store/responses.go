@@ -18,29 +18,79 @@ type Response struct {
 	OccurredAt time.Time      `json:"occurred_at" db:"occurred_at"`
 	ReceivedAt time.Time      `json:"received_at" db:"received_at"`
 	Data       map[string]any `json:"data,omitempty" db:"data"`
+	RoutedAt   *time.Time     `json:"routed_at,omitempty" db:"routed_at"`
 }
 
 const responseColumns = `event_id, customer_id, coalesce(campaign_id, '') AS campaign_id,
-	coalesce(offer_id, '') AS offer_id, channel, type, occurred_at, received_at, data`
+	coalesce(offer_id, '') AS offer_id, channel, type, occurred_at, received_at, data, routed_at`
 
-// InsertResponse stores r once per event ID. For a repeated event ID it
-// returns the response stored first and duplicate=true.
-func (s *Store) InsertResponse(ctx context.Context, r Response) (stored Response, duplicate bool, err error) {
+// ResponseEffects are what a response changes besides being stored.
+type ResponseEffects struct {
+	// Suppress keeps a rejected offer away from the customer.
+	Suppress *Suppression
+	// OptOut and OptIn turn the customer's consent off or on for channels.
+	OptOut []string
+	OptIn  []string
+}
+
+// RecordResponse stores r once per event ID and, the first time only,
+// applies its effects and marks the customer's journeys converted where r
+// is their campaign's goal, all in one transaction. For a repeated event ID
+// it returns the response stored first and duplicate=true.
+func (s *Store) RecordResponse(ctx context.Context, r Response, fx ResponseEffects) (stored Response, duplicate bool, err error) {
 	if r.Data == nil {
 		r.Data = map[string]any{}
 	}
-	rows, _ := s.pool.Query(ctx, `
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `
 INSERT INTO responses (event_id, customer_id, campaign_id, offer_id, channel, type, occurred_at, data)
 VALUES ($1, $2, nullif($3, ''), nullif($4, ''), $5, $6, $7, $8)
 ON CONFLICT (event_id) DO NOTHING
 RETURNING `+responseColumns, r.EventID, r.CustomerID, r.CampaignID, r.OfferID, r.Channel, r.Type, r.OccurredAt, r.Data)
-	stored, err = collectOne(rows, pgx.RowToStructByName[Response])
-	if err != ErrNotFound {
-		return stored, false, err
+		stored, err = collectOne(rows, pgx.RowToStructByName[Response])
+		if err == ErrNotFound {
+			duplicate = true
+			rows, _ = tx.Query(ctx, `SELECT `+responseColumns+` FROM responses WHERE event_id = $1`, r.EventID)
+			stored, err = collectOne(rows, pgx.RowToStructByName[Response])
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if fx.Suppress != nil {
+			if err := suppress(ctx, tx, *fx.Suppress); err != nil {
+				return err
+			}
+		}
+		if err := setConsent(ctx, tx, r.CustomerID, fx.OptOut, false); err != nil {
+			return err
+		}
+		if err := setConsent(ctx, tx, r.CustomerID, fx.OptIn, true); err != nil {
+			return err
+		}
+		return markConverted(ctx, tx, r.CustomerID, r.CampaignID, r.Type, r.OccurredAt)
+	})
+	return stored, duplicate, err
+}
+
+func setConsent(ctx context.Context, tx pgx.Tx, customerID string, channels []string, on bool) error {
+	if len(channels) == 0 {
+		return nil
 	}
-	rows, _ = s.pool.Query(ctx, `SELECT `+responseColumns+` FROM responses WHERE event_id = $1`, r.EventID)
-	stored, err = collectOne(rows, pgx.RowToStructByName[Response])
-	return stored, true, err
+	_, err := tx.Exec(ctx, `
+UPDATE customers SET
+	consent_email = CASE WHEN 'email' = ANY($2) THEN $3 ELSE consent_email END,
+	consent_sms = CASE WHEN 'sms' = ANY($2) THEN $3 ELSE consent_sms END,
+	consent_push = CASE WHEN 'push' = ANY($2) THEN $3 ELSE consent_push END,
+	updated_at = now()
+WHERE id = $1`, customerID, channels, on)
+	return err
+}
+
+// MarkRouted records that a response reached its journeys.
+func (s *Store) MarkRouted(ctx context.Context, eventID string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE responses SET routed_at = now() WHERE event_id = $1`, eventID)
+	return err
 }
 
 // CustomerResponses lists a customer's latest responses, newest first.

@@ -116,14 +116,14 @@ func TestMessagesAreRecordedOncePerKey(t *testing.T) {
 	}
 	m := store.Message{IdempotencyKey: "journey:spring:c1/email-1/1", JourneyID: j.WorkflowID, CampaignID: "spring",
 		CustomerID: "c1", Step: "email-1", Channel: "email", Provider: "sandbox", Status: store.MessagePending, Subject: "Hi"}
-	first, err := s.RecordMessage(ctx, m, store.Progress{Step: "wait-1"})
+	first, err := s.RecordMessage(ctx, m, store.Progress{Step: "wait-1"}, store.SendChecks{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.MarkSent(ctx, first.ID, "sb-1", store.Progress{Step: "wait-1", Variant: "B"}); err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.RecordMessage(ctx, m, store.Progress{Step: "wait-1"})
+	again, err := s.RecordMessage(ctx, m, store.Progress{Step: "wait-1"}, store.SendChecks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,13 +143,16 @@ func TestResponsesAreStoredOncePerEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := store.Response{EventID: "e1", CustomerID: "c1", Channel: "email", Type: "clicked", OccurredAt: time.Now()}
-	first, dup, err := s.InsertResponse(ctx, r)
+	first, dup, err := s.RecordResponse(ctx, r, store.ResponseEffects{})
 	if err != nil || dup {
 		t.Fatalf("first insert: dup=%v err=%v", dup, err)
 	}
 	r.Type = "opened"
-	second, dup, err := s.InsertResponse(ctx, r)
+	second, dup, err := s.RecordResponse(ctx, r, store.ResponseEffects{OptOut: []string{"email"}})
 	if err != nil || !dup || second.Type != "clicked" || !second.ReceivedAt.Equal(first.ReceivedAt) {
 		t.Fatalf("second insert = %+v dup=%v err=%v", second, dup, err)
+	}
+	if c, _ := s.Customer(ctx, "c1"); !c.Consent.Email {
+		t.Fatal("a repeated event changed the customer's consent")
 	}
 }

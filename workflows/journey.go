@@ -51,6 +51,7 @@ type Response struct {
 	EventID    string
 	Type       string
 	Channel    string
+	OfferID    string `json:",omitempty"`
 	OccurredAt time.Time
 }
 
@@ -78,6 +79,9 @@ type journey struct {
 	visits    map[string]int
 	steps     []string
 	variant   string
+	// refused is set when the store refused a send because the customer
+	// rejected the offer meanwhile.
+	refused bool
 	// recorded is what the journeys table shows; the journey writes only
 	// when it pauses somewhere else.
 	recorded store.Progress
@@ -97,8 +101,8 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 
 	name := in.Definition.StartAt
 	for {
-		if typ := j.exitResponse(); typ != "" {
-			return j.finish(ctx, name, store.JourneyExited, typ)
+		if status, reason := j.stop(); status != "" {
+			return j.finish(ctx, name, status, reason)
 		}
 		step, ok := in.Definition.Steps[name]
 		if !ok {
@@ -162,18 +166,29 @@ func (j *journey) rules() campaign.Rules {
 	return *j.in.Definition.Rules
 }
 
-// exitResponse is the first response received that rules.exit_on names.
-func (j *journey) exitResponse() string {
+// stop says whether the journey must end wherever it is, and why: the
+// customer rejected the campaign's offer (here or in any other campaign),
+// or a response named in rules.exit_on arrived.
+func (j *journey) stop() (status, reason string) {
+	offer := j.in.Definition.OfferID
+	if offer != "" && (j.refused || slices.ContainsFunc(j.responses, func(r Response) bool {
+		return r.Type == "rejected" && r.OfferID == offer
+	})) {
+		return store.JourneySuppressed, "rejected offer " + offer
+	}
 	exitOn := j.rules().ExitOn
 	for _, r := range j.responses {
 		if slices.Contains(exitOn, r.Type) {
-			return r.Type
+			return store.JourneyExited, r.Type
 		}
 	}
-	return ""
+	return "", ""
 }
 
-func (j *journey) exitRequested() bool { return j.exitResponse() != "" }
+func (j *journey) stopRequested() bool {
+	status, _ := j.stop()
+	return status != ""
+}
 
 // pause holds the journey for d, or until an exit_on response arrives.
 func (j *journey) pause(ctx workflow.Context, name string, d time.Duration, details string) error {
@@ -181,14 +196,14 @@ func (j *journey) pause(ctx workflow.Context, name string, d time.Duration, deta
 	if err := j.recordProgress(ctx, name); err != nil {
 		return err
 	}
-	_, err := workflow.AwaitWithTimeout(ctx, d, j.exitRequested)
+	_, err := workflow.AwaitWithTimeout(ctx, d, j.stopRequested)
 	return err
 }
 
 func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (string, error) {
 	now := workflow.Now(ctx)
 	if until, quiet := j.rules().QuietHours.QuietUntil(now, j.loc); quiet {
-		if err := j.pause(ctx, name, until.Sub(now), "holding the send for quiet hours"); err != nil || j.exitRequested() {
+		if err := j.pause(ctx, name, until.Sub(now), "holding the send for quiet hours"); err != nil || j.stopRequested() {
 			return name, err
 		}
 	}
@@ -205,15 +220,17 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 	var a *activities.Activities
 	var res activities.DeliverResult
 	err := workflow.ExecuteActivity(ctx, a.Deliver, activities.DeliverInput{
-		JourneyID:  j.id,
-		CampaignID: j.in.CampaignID,
-		CustomerID: j.in.CustomerID,
-		Step:       name,
-		Key:        fmt.Sprintf("%s/%s/%d", j.id, name, j.visits[name]),
-		Send:       *step.Send,
-		Data:       j.in.Data,
-		NextStep:   step.Next,
-		Variant:    j.variant,
+		JourneyID:    j.id,
+		CampaignID:   j.in.CampaignID,
+		CustomerID:   j.in.CustomerID,
+		Step:         name,
+		Key:          fmt.Sprintf("%s/%s/%d", j.id, name, j.visits[name]),
+		Send:         *step.Send,
+		Data:         j.in.Data,
+		OfferID:      j.in.Definition.OfferID,
+		FrequencyCap: j.rules().FrequencyCap,
+		NextStep:     step.Next,
+		Variant:      j.variant,
 	}).Get(ctx, &res)
 	switch {
 	case temporal.IsCanceledError(err):
@@ -222,6 +239,9 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 		// The message could not be sent within a day: the journey goes on
 		// rather than hold the customer forever.
 		workflow.GetLogger(ctx).Error("Send failed", "step", name, "error", err)
+	case res.Reason == store.ReasonSuppressed:
+		j.refused = true
+		return name, nil
 	default:
 		j.recorded = store.Progress{Step: step.Next, Variant: j.variant}
 	}
@@ -238,10 +258,10 @@ func (j *journey) wait(ctx workflow.Context, name string, step campaign.Step) (s
 	matched := -1
 	ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool {
 		matched = j.match(w.For)
-		return matched >= 0 || j.exitRequested()
+		return matched >= 0 || j.stopRequested()
 	})
 	switch {
-	case err != nil || j.exitRequested():
+	case err != nil || j.stopRequested():
 		return name, err
 	case !ok:
 		return step.WaitNext(campaign.Timeout), nil
@@ -302,7 +322,7 @@ func (j *journey) delay(ctx workflow.Context, name string, step campaign.Step) (
 	} else {
 		d = campaign.NextLocal(now, j.loc, step.Delay.UntilLocal).Sub(now)
 	}
-	if err := j.pause(ctx, name, d, "delaying"); err != nil || j.exitRequested() {
+	if err := j.pause(ctx, name, d, "delaying"); err != nil || j.stopRequested() {
 		return name, err
 	}
 	return step.Next, nil

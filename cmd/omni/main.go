@@ -30,6 +30,7 @@ import (
 	"github.com/omni-orchestrator/omni/config"
 	"github.com/omni-orchestrator/omni/demo"
 	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/worker"
 )
@@ -127,7 +128,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runWorke
 
 	errc := make(chan error, 1)
 	if runAPI {
-		srv := &http.Server{Addr: cfg.HTTPAddr, Handler: (&api.Server{Store: st, Temporal: tc, Enroller: enroller, Logger: logger}).Handler(),
+		srv := &http.Server{Addr: cfg.HTTPAddr, Handler: (&api.Server{Store: st, Temporal: tc, Enroller: enroller,
+			Responses: &responses.Recorder{Store: st, Temporal: tc}, Logger: logger}).Handler(),
 			ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {

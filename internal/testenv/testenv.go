@@ -19,6 +19,7 @@ import (
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
 	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/store/storetest"
 	"github.com/omni-orchestrator/omni/worker"
@@ -73,10 +74,11 @@ func Temporal(t testing.TB) client.Client {
 // Env is a running omni backend: a store on a fresh database, a Temporal
 // dev server and a worker with sandbox channels.
 type Env struct {
-	Store    *store.Store
-	Temporal client.Client
-	Enroller *enroll.Enroller
-	Senders  map[string]channels.Sender
+	Store     *store.Store
+	Temporal  client.Client
+	Enroller  *enroll.Enroller
+	Responses *responses.Recorder
+	Senders   map[string]channels.Sender
 }
 
 // Start brings up an Env for the test and stops it when the test ends.
@@ -85,10 +87,11 @@ func Start(t testing.TB) *Env {
 	st, _ := storetest.New(t)
 	tc := Temporal(t)
 	e := &Env{
-		Store:    st,
-		Temporal: tc,
-		Enroller: &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: TaskQueue, DefaultTimezone: "UTC"},
-		Senders:  sandbox.All(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		Store:     st,
+		Temporal:  tc,
+		Enroller:  &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: TaskQueue, DefaultTimezone: "UTC"},
+		Responses: &responses.Recorder{Store: st, Temporal: tc},
+		Senders:   sandbox.All(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}
 	w := worker.New(tc, TaskQueue,
 		&activities.Activities{Store: st, Senders: e.Senders},
