@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,5 +156,87 @@ func TestResponsesAreStoredOncePerEvent(t *testing.T) {
 	}
 	if c, _ := s.Customer(ctx, "c1"); !c.Consent.Email {
 		t.Fatal("a repeated event changed the customer's consent")
+	}
+}
+
+func TestFrequencyCapIsAtomicUnderConcurrentSends(t *testing.T) {
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	if _, err := s.UpsertCustomers(ctx, []store.CustomerPatch{{ID: "c1"}}); err != nil {
+		t.Fatal(err)
+	}
+	def := &campaign.Definition{ID: "promo", StartAt: "done", Steps: map[string]campaign.Step{"done": {Exit: &campaign.Exit{}}}}
+	if _, err := s.CreateCampaign(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	const sends, max = 24, 3
+	for i := range sends {
+		if _, err := s.CreateJourney(ctx, store.Journey{WorkflowID: fmt.Sprint("j", i), CampaignID: "promo", Version: 1, CustomerID: "c1", CurrentStep: "done"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := make(chan struct{})
+	results := make(chan store.Message, sends)
+	var wg sync.WaitGroup
+	for i := range sends {
+		wg.Go(func() {
+			<-start
+			m, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: fmt.Sprint("k", i), JourneyID: fmt.Sprint("j", i),
+				CampaignID: "promo", CustomerID: "c1", Step: "s", Channel: "email", Status: store.MessagePending},
+				store.Progress{}, store.SendChecks{CapMax: max, CapPer: time.Hour})
+			if err != nil {
+				t.Error(err)
+			}
+			results <- m
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(results)
+	passed := 0
+	for m := range results {
+		if m.Status == store.MessagePending {
+			passed++
+		} else if m.Reason != store.ReasonFrequencyCapped {
+			t.Errorf("refused for %q", m.Reason)
+		}
+	}
+	if passed != max {
+		t.Fatalf("%d of %d concurrent sends passed a cap of %d", passed, sends, max)
+	}
+}
+
+func TestASuppressionRefusesSendsUntilItExpires(t *testing.T) {
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	if _, err := s.UpsertCustomers(ctx, []store.CustomerPatch{{ID: "c1"}}); err != nil {
+		t.Fatal(err)
+	}
+	def := &campaign.Definition{ID: "shoes", StartAt: "done", Steps: map[string]campaign.Step{"done": {Exit: &campaign.Exit{}}}}
+	if _, err := s.CreateCampaign(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateJourney(ctx, store.Journey{WorkflowID: "j", CampaignID: "shoes", Version: 1, CustomerID: "c1", CurrentStep: "done"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := s.RecordResponse(ctx, store.Response{EventID: "e1", CustomerID: "c1", Channel: "app", Type: "rejected", OfferID: "SHOE", OccurredAt: time.Now()},
+		store.ResponseEffects{Suppress: &store.Suppression{CustomerID: "c1", OfferID: "SHOE", Until: time.Now().Add(time.Second), Reason: "rejected"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(key string) store.Message {
+		m, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: key, JourneyID: "j", CampaignID: "shoes", CustomerID: "c1",
+			Step: "s", Channel: "email", Status: store.MessagePending}, store.Progress{}, store.SendChecks{OfferID: "SHOE"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := send("k1"); m.Status != store.MessageSkipped || m.Reason != store.ReasonSuppressed {
+		t.Fatalf("while suppressed: %+v", m)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if m := send("k2"); m.Status != store.MessagePending {
+		t.Fatalf("after the suppression expired: %+v", m)
 	}
 }
