@@ -26,10 +26,14 @@ type client struct {
 }
 
 func start(t *testing.T) (*client, *testenv.Env) {
+	return startWith(t, api.Webhooks{})
+}
+
+func startWith(t *testing.T, hooks api.Webhooks) (*client, *testenv.Env) {
 	env := testenv.Start(t)
 	srv := httptest.NewServer((&api.Server{
 		Store: env.Store, Temporal: env.Temporal, Enroller: env.Enroller, Responses: env.Responses,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Webhooks: hooks, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}).Handler())
 	t.Cleanup(srv.Close)
 	return &client{t: t, base: srv.URL}, env
@@ -38,6 +42,10 @@ func start(t *testing.T) (*client, *testenv.Env) {
 // do sends body (a string is sent as is, anything else as JSON) and decodes
 // the JSON answer.
 func (c *client) do(method, path string, body any) (int, map[string]any) {
+	return c.doWith(method, path, body, "application/json", nil)
+}
+
+func (c *client) doWith(method, path string, body any, contentType string, headers map[string]string) (int, map[string]any) {
 	c.t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
@@ -55,7 +63,10 @@ func (c *client) do(method, path string, body any) (int, map[string]any) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -63,7 +74,7 @@ func (c *client) do(method, path string, body any) (int, map[string]any) {
 	defer res.Body.Close()
 	var out map[string]any
 	data, _ := io.ReadAll(res.Body)
-	if len(data) > 0 && json.Unmarshal(data, &out) != nil {
+	if len(data) > 0 && res.Header.Get("Content-Type") != "text/xml" && json.Unmarshal(data, &out) != nil {
 		c.t.Fatalf("%s %s: answer is not a JSON object: %s", method, path, data)
 	}
 	return res.StatusCode, out

@@ -31,6 +31,7 @@ type Server struct {
 	Temporal  client.Client
 	Enroller  *enroll.Enroller
 	Responses *responses.Recorder
+	Webhooks  Webhooks
 	Logger    *slog.Logger
 }
 
@@ -68,6 +69,9 @@ func (s *Server) Handler() *echo.Echo {
 	v1.POST("/campaigns/:id/enroll", s.enrollCustomer)
 	v1.POST("/campaigns/:id/preview", s.previewCampaign)
 	v1.POST("/responses", s.postResponse)
+	v1.POST("/webhooks/sendgrid", s.sendgridWebhook)
+	v1.POST("/webhooks/twilio/status", s.twilioStatus)
+	v1.POST("/webhooks/twilio/inbound", s.twilioInbound)
 	return e
 }
 

@@ -31,6 +31,15 @@ type Config struct {
 	// through its audience and how many journey starts it has in flight.
 	LaunchPageSize    int
 	LaunchConcurrency int
+	// SENDGRID_WEBHOOK_PUBLIC_KEY: the verification key of SendGrid's signed
+	// Event Webhook; unset, its events are accepted unverified.
+	SendGridWebhookKey string
+	// TWILIO_AUTH_TOKEN: verifies X-Twilio-Signature on Twilio's webhooks;
+	// unset, they are accepted unverified.
+	TwilioAuthToken string
+	// OMNI_PUBLIC_URL: the scheme and host providers call omni at, e.g.
+	// https://omni.example.com (Twilio signs the URL it called).
+	PublicURL string
 	// LOG_LEVEL: debug, info, warn or error.
 	LogLevel slog.Level
 }
@@ -38,16 +47,19 @@ type Config struct {
 // FromEnv reads the configuration.
 func FromEnv() Config {
 	c := Config{
-		DatabaseURL:       env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/omni?sslmode=disable"),
-		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
-		TaskQueue:         env("OMNI_TASK_QUEUE", "omni"),
-		HTTPAddr:          env("OMNI_HTTP_ADDR", ":8080"),
-		TemporalUI:        env("OMNI_TEMPORAL_UI", "http://localhost:8233"),
-		DefaultTimezone:   env("OMNI_DEFAULT_TIMEZONE", "UTC"),
-		Demo:              env("OMNI_DEMO", "1") != "0",
-		LaunchPageSize:    envInt("OMNI_LAUNCH_PAGE_SIZE", 500),
-		LaunchConcurrency: envInt("OMNI_LAUNCH_CONCURRENCY", 16),
+		DatabaseURL:        env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/omni?sslmode=disable"),
+		TemporalAddress:    env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace:  env("TEMPORAL_NAMESPACE", "default"),
+		TaskQueue:          env("OMNI_TASK_QUEUE", "omni"),
+		HTTPAddr:           env("OMNI_HTTP_ADDR", ":8080"),
+		TemporalUI:         env("OMNI_TEMPORAL_UI", "http://localhost:8233"),
+		DefaultTimezone:    env("OMNI_DEFAULT_TIMEZONE", "UTC"),
+		Demo:               env("OMNI_DEMO", "1") != "0",
+		SendGridWebhookKey: os.Getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+		TwilioAuthToken:    os.Getenv("TWILIO_AUTH_TOKEN"),
+		PublicURL:          os.Getenv("OMNI_PUBLIC_URL"),
+		LaunchPageSize:     envInt("OMNI_LAUNCH_PAGE_SIZE", 500),
+		LaunchConcurrency:  envInt("OMNI_LAUNCH_CONCURRENCY", 16),
 	}
 	_ = c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info")))
 	return c

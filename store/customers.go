@@ -129,3 +129,14 @@ func (s *Store) CustomersIn(ctx context.Context, ids []string) ([]CustomerRef, e
 	rows, _ := s.pool.Query(ctx, `SELECT id, coalesce(timezone, '') AS timezone FROM customers WHERE id = ANY($1) ORDER BY id`, ids)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[CustomerRef])
 }
+
+// CustomerIDsByPhone lists the customers with this phone number.
+func (s *Store) CustomerIDsByPhone(ctx context.Context, phone string) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id FROM customers WHERE phone = $1 ORDER BY id`, phone)
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// SetConsent turns the customer's consent on or off for channels.
+func (s *Store) SetConsent(ctx context.Context, customerID string, channels []string, on bool) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error { return setConsent(ctx, tx, customerID, channels, on) })
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -153,3 +154,22 @@ func (s *Store) JourneyMessages(ctx context.Context, journeyID string) ([]Messag
 	rows, _ := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE journey_id = $1 ORDER BY created_at`, journeyID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Message])
 }
+
+// MessageByID returns one message, or ErrNotFound.
+func (s *Store) MessageByID(ctx context.Context, id string) (Message, error) {
+	if !isUUID(id) {
+		return Message{}, ErrNotFound
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1::uuid`, id)
+	return collectOne(rows, pgx.RowToStructByName[Message])
+}
+
+// MessageByProviderID returns the message a provider knows by id, or ErrNotFound.
+func (s *Store) MessageByProviderID(ctx context.Context, providerMessageID string) (Message, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE provider_message_id = $1 LIMIT 1`, providerMessageID)
+	return collectOne(rows, pgx.RowToStructByName[Message])
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func isUUID(s string) bool { return uuidPattern.MatchString(s) }

@@ -98,3 +98,11 @@ func (s *Store) CustomerResponses(ctx context.Context, customerID string, limit 
 	rows, _ := s.pool.Query(ctx, `SELECT `+responseColumns+` FROM responses WHERE customer_id = $1 ORDER BY occurred_at DESC LIMIT $2`, customerID, limit)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Response])
 }
+
+// RecordOrphan keeps a provider event that names nothing we know, once per
+// event id; it reports false for a repeated one.
+func (s *Store) RecordOrphan(ctx context.Context, provider, eventID string, payload any) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO webhook_orphans (provider, event_id, payload) VALUES ($1, $2, $3)
+ON CONFLICT (provider, event_id) DO NOTHING`, provider, eventID, payload)
+	return tag.RowsAffected() == 1, err
+}

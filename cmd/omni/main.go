@@ -128,8 +128,17 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runWorke
 
 	errc := make(chan error, 1)
 	if runAPI {
+		hooks := api.Webhooks{TwilioAuthToken: cfg.TwilioAuthToken, PublicURL: cfg.PublicURL}
+		if cfg.SendGridWebhookKey != "" {
+			if hooks.SendGridKey, err = api.ParseSendGridKey(cfg.SendGridWebhookKey); err != nil {
+				return err
+			}
+		}
+		if hooks.SendGridKey == nil || hooks.TwilioAuthToken == "" {
+			logger.Warn("provider webhooks are accepted unverified; set SENDGRID_WEBHOOK_PUBLIC_KEY and TWILIO_AUTH_TOKEN in production")
+		}
 		srv := &http.Server{Addr: cfg.HTTPAddr, Handler: (&api.Server{Store: st, Temporal: tc, Enroller: enroller,
-			Responses: &responses.Recorder{Store: st, Temporal: tc}, Logger: logger}).Handler(),
+			Responses: &responses.Recorder{Store: st, Temporal: tc}, Webhooks: hooks, Logger: logger}).Handler(),
 			ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
