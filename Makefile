@@ -10,7 +10,7 @@ STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
 export OMNI_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: run test lint build temporal postgres clean
+.PHONY: run test bench lint build temporal postgres clean
 
 ## run: Temporal dev server with UI, PostgreSQL check, migrations, worker, API and demo
 run: build temporal postgres
@@ -20,6 +20,10 @@ run: build temporal postgres
 test: temporal postgres
 	go vet ./...
 	go test -race -count=1 ./...
+
+## bench: benchmarks against real PostgreSQL and Temporal; they report figures, never pass or fail on time
+bench: temporal postgres
+	go test -run '^$$' -bench . -benchtime 1x ./...
 
 ## lint: formatting, vet and staticcheck
 lint: $(STATICCHECK)
