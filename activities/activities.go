@@ -5,7 +5,9 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -49,14 +51,22 @@ type DeliverInput struct {
 type DeliverResult struct {
 	MessageID string
 	Channel   string
-	Status    string // sent, skipped or failed
+	Status    string // pending (prepared, not sent yet), sent, skipped or failed
 	Reason    string
+	// Fallback says the provider found the channel unusable (a push token
+	// gone, an SMS opt-out): a send with more channels tries the next one.
+	Fallback bool
 }
 
-// Deliver composes the step's message for the customer and sends it once:
-// the message is recorded before the provider is called and marked sent
-// after, so a retry finds it sent and does not send it again.
-func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
+func result(m store.Message) DeliverResult {
+	return DeliverResult{MessageID: m.ID, Channel: m.Channel, Status: m.Status, Reason: m.Reason}
+}
+
+// Prepare composes the step's message for the customer and records it
+// under the step's key, checked against suppression and frequency cap: a
+// pending message for Send, or one skipped or failed with the reason. A
+// retry finds the message recorded and returns it as it was.
+func (a *Activities) Prepare(ctx context.Context, in DeliverInput) (DeliverResult, error) {
 	c, err := a.Store.Customer(ctx, in.CustomerID)
 	if err != nil {
 		return DeliverResult{}, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
@@ -70,7 +80,6 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	if status == "" {
 		status = store.MessagePending
 	}
-	progress := store.Progress{Step: in.NextStep, Variant: in.Variant}
 	checks := store.SendChecks{OfferID: in.OfferID}
 	if in.FrequencyCap != nil {
 		checks.CapMax, checks.CapPer = in.FrequencyCap.Max, in.FrequencyCap.Window()
@@ -78,27 +87,78 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	stored, err := a.Store.RecordMessage(ctx, store.Message{
 		IdempotencyKey: in.Key, JourneyID: in.JourneyID, CampaignID: in.CampaignID, CustomerID: in.CustomerID,
 		Step: in.Step, Channel: msg.Channel, Provider: sender.Provider(), Recipient: msg.To,
-		Subject: msg.Subject, Body: msg.Body, Status: status, Reason: msg.Reason,
-	}, progress, checks)
-	if err != nil {
-		return DeliverResult{}, err
+		Subject: msg.Subject, Body: msg.Body, TemplateID: msg.TemplateID, TemplateData: msg.TemplateData, Link: msg.Link,
+		Status: status, Reason: msg.Reason,
+	}, store.Progress{Step: in.NextStep, Variant: in.Variant}, checks)
+	return result(stored), err
+}
+
+// SendInput names a prepared message, and where its journey goes next.
+type SendInput struct {
+	MessageID string
+	NextStep  string
+	Variant   string
+}
+
+// Send hands a prepared message to its channel's provider, once: a message
+// found sent (by an earlier attempt, or by the provider's webhook) is not
+// sent again. Retryable provider failures fail the attempt, after the wait
+// the provider asked for; permanent ones are recorded on the message.
+func (a *Activities) Send(ctx context.Context, in SendInput) (DeliverResult, error) {
+	m, err := a.Store.MessageByID(ctx, in.MessageID)
+	if errors.Is(err, store.ErrNotFound) {
+		return DeliverResult{}, temporal.NewNonRetryableApplicationError("no message "+in.MessageID, "NoMessage", err)
 	}
-	if stored.Status == store.MessagePending {
-		// A retry finds the message as first recorded: same channel, same content.
-		sender = a.Senders[stored.Channel]
-		providerID, err := sender.Send(ctx, channels.Message{
-			ID: stored.ID, Channel: stored.Channel, To: stored.Recipient, Subject: stored.Subject, Body: stored.Body,
-			CampaignID: in.CampaignID, JourneyID: in.JourneyID, Step: in.Step,
-		})
-		if err != nil {
-			return DeliverResult{}, fmt.Errorf("send %s via %s: %w", stored.Channel, sender.Provider(), err)
+	if err != nil || m.Status != store.MessagePending {
+		return result(m), err
+	}
+	sender, ok := a.Senders[m.Channel]
+	if !ok {
+		return DeliverResult{}, temporal.NewNonRetryableApplicationError("no sender for channel "+m.Channel, "NoSender", nil)
+	}
+	progress := store.Progress{Step: in.NextStep, Variant: in.Variant}
+	providerID, err := sender.Send(ctx, channels.Message{
+		ID: m.ID, Channel: m.Channel, To: m.Recipient, Subject: m.Subject, Body: m.Body,
+		TemplateID: m.TemplateID, TemplateData: m.TemplateData, Link: m.Link,
+		CampaignID: m.CampaignID, JourneyID: m.JourneyID, Step: m.Step,
+	})
+	if err == nil {
+		m, err = a.Store.MarkSent(ctx, m.ID, providerID, progress)
+		return result(m), err
+	}
+	failure, perr := channels.FailureOf(err)
+	switch failure {
+	case channels.Retryable:
+		var wait time.Duration
+		if perr != nil {
+			wait = perr.RetryAfter
 		}
-		if stored, err = a.Store.MarkSent(ctx, stored.ID, providerID, progress); err != nil {
+		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(err.Error(), "ProviderUnavailable",
+			temporal.ApplicationErrorOptions{NextRetryDelay: wait, Cause: err})
+	case channels.Unreachable:
+		if err := a.Store.RemovePushToken(ctx, m.CustomerID, m.Recipient); err != nil {
+			return DeliverResult{}, err
+		}
+	case channels.OptedOut:
+		if err := a.Store.SetConsent(ctx, m.CustomerID, []string{m.Channel}, false); err != nil {
 			return DeliverResult{}, err
 		}
 	}
-	activity.GetLogger(ctx).Debug("Delivered", "message_id", stored.ID, "channel", stored.Channel, "status", stored.Status, "reason", stored.Reason)
-	return DeliverResult{MessageID: stored.ID, Channel: stored.Channel, Status: stored.Status, Reason: stored.Reason}, nil
+	activity.GetLogger(ctx).Warn("Provider refused message", "message_id", m.ID, "channel", m.Channel, "failure", failure, "error", perr)
+	m, err = a.Store.MarkFailed(ctx, m.ID, failure.String()+": "+perr.Error(), progress)
+	res := result(m)
+	res.Fallback = failure == channels.Unreachable || failure == channels.OptedOut
+	return res, err
+}
+
+// Deliver is Prepare and Send in one activity on the journey's task
+// queue, which journeys started before per-channel task queues schedule.
+func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
+	res, err := a.Prepare(ctx, in)
+	if err != nil || res.Status != store.MessagePending {
+		return res, err
+	}
+	return a.Send(ctx, SendInput{MessageID: res.MessageID, NextStep: in.NextStep, Variant: in.Variant})
 }
 
 // CustomerFacts reads what branch conditions test of the customer now.

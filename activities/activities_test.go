@@ -31,10 +31,20 @@ func (c *counting) Send(ctx context.Context, m channels.Message) (string, error)
 func ptr[T any](v T) *T { return &v }
 
 func setup(t *testing.T) (*testsuite.TestActivityEnvironment, *store.Store, *counting) {
+	email := &counting{Sender: sandbox.Sender{Channel: "email", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	env, st := setupWith(t, map[string]channels.Sender{"email": email, "sms": sandbox.Sender{Channel: "sms", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
+	return env, st, email
+}
+
+// setupWith prepares customers ada (email, phone and push token) and bob
+// (email without consent), each in a journey of campaign welcome, and an
+// activity environment whose channels use senders.
+func setupWith(t *testing.T, senders map[string]channels.Sender) (*testsuite.TestActivityEnvironment, *store.Store) {
 	st, _ := storetest.New(t)
 	ctx := context.Background()
 	_, err := st.UpsertCustomers(ctx, []store.CustomerPatch{
-		{ID: "ada", Email: ptr("ada@example.com"), Attributes: map[string]any{"first_name": "Ada <3"}},
+		{ID: "ada", Email: ptr("ada@example.com"), Phone: ptr("+4915112345678"), PushToken: ptr("fcm-token-ada-0001"),
+			Attributes: map[string]any{"first_name": "Ada <3"}},
 		{ID: "bob", Email: ptr("bob@example.com"), Consent: &store.ConsentPatch{Email: ptr(false)}},
 	})
 	if err != nil {
@@ -49,11 +59,10 @@ func setup(t *testing.T) (*testsuite.TestActivityEnvironment, *store.Store, *cou
 			t.Fatal(err)
 		}
 	}
-	email := &counting{Sender: sandbox.Sender{Channel: "email", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Activities{Store: st, Senders: map[string]channels.Sender{"email": email, "sms": sandbox.Sender{Channel: "sms", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}})
-	return env, st, email
+	env.RegisterActivity(&activities.Activities{Store: st, Senders: senders})
+	return env, st
 }
 
 func input(customer, channel string) activities.DeliverInput {
@@ -106,7 +115,7 @@ func TestDeliverSkipsWithAReason(t *testing.T) {
 		customer, channel, reason string
 	}{
 		{"bob", "email", activities.ReasonNoConsent},
-		{"ada", "sms", activities.ReasonUnreachable},
+		{"bob", "sms", activities.ReasonUnreachable},
 	} {
 		in := input(tc.customer, tc.channel)
 		in.Key += "/" + tc.channel

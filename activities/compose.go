@@ -23,6 +23,11 @@ type Composition struct {
 	To      string `json:"to,omitempty"`
 	Subject string `json:"subject,omitempty"` // email subject or push title
 	Body    string `json:"body,omitempty"`
+	// TemplateID and TemplateData render an email with a SendGrid dynamic
+	// template instead of Subject and Body.
+	TemplateID   string         `json:"template_id,omitempty"`
+	TemplateData map[string]any `json:"template_data,omitempty"`
+	Link         string         `json:"link,omitempty"` // a push notification's deep link
 	// Status is "" for a message to send, else skipped or failed.
 	Status string `json:"status,omitempty"`
 	Reason string `json:"reason,omitempty"`
@@ -47,11 +52,12 @@ func Compose(c store.Customer, send campaign.Send, data map[string]any) Composit
 			continue
 		}
 		t, _ := send.TemplateFor(ch)
-		subject, body, err := render(t, ch, c, data)
+		m, err := render(t, ch, templateVars(c, data))
 		if err != nil {
 			return Composition{Channel: ch, To: to, Status: store.MessageFailed, Reason: ReasonTemplate + ": " + err.Error()}
 		}
-		return Composition{Channel: ch, To: to, Subject: subject, Body: body}
+		m.Channel, m.To = ch, to
+		return m
 	}
 	return Composition{Channel: candidates[0], Status: store.MessageSkipped, Reason: ReasonNoChannel + ": " + strings.Join(passed, ", ")}
 }
@@ -102,11 +108,10 @@ func facts(c store.Customer) campaign.Facts {
 	return f
 }
 
-// render personalises a template. Templates see the customer's attributes
-// by name, the profile fields (id, email, phone, locale, timezone), which
-// win over attributes of the same name, and the enrolment's data as `data`.
-// An email body is HTML: values are escaped into it.
-func render(t campaign.Template, channel string, c store.Customer, data map[string]any) (subject, body string, err error) {
+// templateVars are what templates see: the customer's attributes by
+// name, the profile fields (id, email, phone, locale, timezone), which win
+// over attributes of the same name, and the enrolment's data as `data`.
+func templateVars(c store.Customer, data map[string]any) map[string]any {
 	vars := make(map[string]any, len(c.Attributes)+6)
 	for k, v := range c.Attributes {
 		vars[k] = v
@@ -115,13 +120,35 @@ func render(t campaign.Template, channel string, c store.Customer, data map[stri
 	if data != nil {
 		vars["data"] = data
 	}
-	subject = t.Subject
-	if channel == campaign.Push {
-		subject = t.Title
+	return vars
+}
+
+// render personalises a template. An email body is HTML: values are
+// escaped into it. An email with a SendGrid dynamic template is rendered
+// by SendGrid, from the same variables.
+func render(t campaign.Template, channel string, vars map[string]any) (Composition, error) {
+	var m Composition
+	var err error
+	switch channel {
+	case campaign.Email:
+		if m.Subject, err = campaign.Render(t.Subject, vars, false); err != nil {
+			return m, err
+		}
+		if t.TemplateID != "" {
+			m.TemplateID, m.TemplateData = t.TemplateID, vars
+			return m, nil
+		}
+		m.Body, err = campaign.Render(t.Body, vars, true)
+	case campaign.Push:
+		if m.Subject, err = campaign.Render(t.Title, vars, false); err != nil {
+			return m, err
+		}
+		if m.Link, err = campaign.Render(t.Link, vars, false); err != nil {
+			return m, err
+		}
+		m.Body, err = campaign.Render(t.Body, vars, false)
+	default:
+		m.Body, err = campaign.Render(t.Body, vars, false)
 	}
-	if subject, err = campaign.Render(subject, vars, false); err != nil {
-		return "", "", err
-	}
-	body, err = campaign.Render(t.Body, vars, channel == campaign.Email)
-	return subject, body, err
+	return m, err
 }

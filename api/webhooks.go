@@ -148,14 +148,14 @@ func (s *Server) sendgridWebhook(c echo.Context) error {
 		if err := json.Unmarshal(r, &e); err != nil || e.SGEventID == "" || e.Event == "" {
 			return invalid("invalid_request", fmt.Sprintf("event %d is not a SendGrid event (event and sg_event_id are required)", i))
 		}
+		msg, found, err := s.sentMessage(c, e.OmniMessageID, strings.SplitN(e.SGMessageID, ".", 2)[0])
+		if err != nil {
+			return err
+		}
 		typ, known := sendgridTypes[e.Event]
 		if !known {
 			tally.Ignored++
 			continue
-		}
-		msg, found, err := s.sentMessage(c, e.OmniMessageID, strings.SplitN(e.SGMessageID, ".", 2)[0])
-		if err != nil {
-			return err
 		}
 		data := map[string]any{"event": e.Event}
 		if e.URL != "" {
@@ -172,15 +172,23 @@ func (s *Server) sendgridWebhook(c echo.Context) error {
 	return c.JSON(http.StatusOK, tally)
 }
 
-// sentMessage finds a message by our id, else by the provider's.
+// sentMessage finds a message by our id, else by the provider's. Any event
+// of a message proves that the provider accepted it: one still pending
+// (the worker died before it could record the acceptance) is marked sent,
+// so that a retry of its send does not send it again.
 func (s *Server) sentMessage(c echo.Context, id, providerID string) (store.Message, bool, error) {
 	ctx := c.Request().Context()
 	m, err := s.Store.MessageByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) && providerID != "" {
 		m, err = s.Store.MessageByProviderID(ctx, providerID)
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return m, false, nil
+	case err != nil:
+		return m, false, err
+	case m.Status == store.MessagePending:
+		err = s.Store.MarkAccepted(ctx, m.ID, providerID)
 	}
 	return m, err == nil, err
 }
@@ -234,14 +242,14 @@ func (s *Server) twilioStatus(c echo.Context) error {
 	case status == "read":
 		typ = "opened"
 	}
+	msg, found, err := s.sentMessage(c, c.QueryParam("message_id"), sid)
+	if err != nil {
+		return err
+	}
 	var tally webhookTally
 	if typ == "" {
 		tally.Ignored++
 		return c.JSON(http.StatusOK, tally)
-	}
-	msg, found, err := s.sentMessage(c, c.QueryParam("message_id"), sid)
-	if err != nil {
-		return err
 	}
 	data := map[string]any{"status": status}
 	if code := p["ErrorCode"]; code != "" {

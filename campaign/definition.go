@@ -132,11 +132,17 @@ func (s *Send) TemplateFor(channel string) (Template, bool) {
 }
 
 // Template is a message in Liquid: email uses Subject and Body (HTML),
-// push uses Title and Body, SMS uses Body.
+// push uses Title and Body (and Link), SMS uses Body.
 type Template struct {
 	Subject string `json:"subject,omitempty"`
 	Title   string `json:"title,omitempty"`
 	Body    string `json:"body,omitempty"`
+	// TemplateID names a SendGrid dynamic template (d-…) that renders the
+	// email instead of Subject and Body; it gets the customer's profile,
+	// attributes and enrolment data as dynamic_template_data.
+	TemplateID string `json:"template_id,omitempty"`
+	// Link is the deep link a push notification opens.
+	Link string `json:"link,omitempty"`
 }
 
 // Wait holds the journey until one of the awaited responses arrives or the

@@ -199,7 +199,7 @@ func (d *Definition) validateSend(ps *Problems, path string, s *Send) {
 // channels it serves needs: email a subject and body, push a title or
 // body, SMS a body.
 func validateTemplate(ps *Problems, path string, t Template, channels []string) {
-	for _, f := range []struct{ name, src string }{{"subject", t.Subject}, {"title", t.Title}, {"body", t.Body}} {
+	for _, f := range []struct{ name, src string }{{"subject", t.Subject}, {"title", t.Title}, {"body", t.Body}, {"link", t.Link}} {
 		if f.src == "" {
 			continue
 		}
@@ -208,11 +208,18 @@ func validateTemplate(ps *Problems, path string, t Template, channels []string) 
 		}
 	}
 	uses := func(ch string) bool { return slices.Contains(channels, ch) }
-	if uses(Email) && t.Subject == "" {
-		ps.add(Join(path, "subject"), "required for email")
+	dynamic := t.TemplateID != ""
+	switch {
+	case dynamic && !uses(Email):
+		ps.add(Join(path, "template_id"), "only email messages use a SendGrid dynamic template")
+	case dynamic && !dynamicTemplateID.MatchString(t.TemplateID):
+		ps.add(Join(path, "template_id"), "a SendGrid dynamic template id looks like d-0123456789abcdef0123456789abcdef")
 	}
-	if (uses(Email) || uses(SMS)) && t.Body == "" {
-		ps.add(Join(path, "body"), "required for email and sms")
+	if uses(Email) && t.Subject == "" && !dynamic {
+		ps.add(Join(path, "subject"), "required for email (or a template_id)")
+	}
+	if (uses(Email) && !dynamic || uses(SMS)) && t.Body == "" {
+		ps.add(Join(path, "body"), "required for email (or a template_id) and sms")
 	}
 	if uses(Push) && t.Title == "" && t.Body == "" {
 		ps.add(Join(path, "body"), "push needs a title or a body")
@@ -223,7 +230,12 @@ func validateTemplate(ps *Problems, path string, t Template, channels []string) 
 	if t.Title != "" && !uses(Push) {
 		ps.add(Join(path, "title"), "only push messages have a title")
 	}
+	if t.Link != "" && !uses(Push) {
+		ps.add(Join(path, "link"), "only push messages have a link")
+	}
 }
+
+var dynamicTemplateID = regexp.MustCompile(`^d-[0-9a-f]{32}$`)
 
 func (d *Definition) validateWait(ps *Problems, path string, s Step) {
 	w := s.Wait

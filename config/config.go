@@ -40,6 +40,16 @@ type Config struct {
 	// OMNI_PUBLIC_URL: the scheme and host providers call omni at, e.g.
 	// https://omni.example.com (Twilio signs the URL it called).
 	PublicURL string
+	// OMNI_SEND_CONCURRENCY: how many sends of one channel a worker has in
+	// flight at once.
+	SendConcurrency int
+	// Email through SendGrid when SENDGRID_API_KEY is set, else the sandbox.
+	SendGrid SendGrid
+	// SMS through Twilio when TWILIO_ACCOUNT_SID is set, else the sandbox.
+	Twilio Twilio
+	// Push through Firebase Cloud Messaging when FCM_PROJECT_ID or
+	// GOOGLE_APPLICATION_CREDENTIALS is set, else the sandbox.
+	FCM FCM
 	// LOG_LEVEL: debug, info, warn or error.
 	LogLevel slog.Level
 }
@@ -60,14 +70,86 @@ func FromEnv() Config {
 		PublicURL:          os.Getenv("OMNI_PUBLIC_URL"),
 		LaunchPageSize:     envInt("OMNI_LAUNCH_PAGE_SIZE", 500),
 		LaunchConcurrency:  envInt("OMNI_LAUNCH_CONCURRENCY", 16),
+		SendConcurrency:    envInt("OMNI_SEND_CONCURRENCY", 50),
+		SendGrid: SendGrid{
+			APIKey:     os.Getenv("SENDGRID_API_KEY"),
+			APIURL:     env("SENDGRID_API_URL", "https://api.sendgrid.com"),
+			From:       env("SENDGRID_FROM", "omni <omni@example.com>"),
+			ASMGroupID: envInt("SENDGRID_ASM_GROUP_ID", 0),
+			Rate:       envFloat("SENDGRID_RATE", 1000),
+		},
+		Twilio: Twilio{
+			AccountSID:          os.Getenv("TWILIO_ACCOUNT_SID"),
+			From:                os.Getenv("TWILIO_FROM"),
+			MessagingServiceSID: os.Getenv("TWILIO_MESSAGING_SERVICE_SID"),
+			Rate:                envFloat("TWILIO_RATE", 100),
+		},
+		FCM: FCM{
+			ProjectID:   os.Getenv("FCM_PROJECT_ID"),
+			Credentials: os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"),
+			Rate:        envFloat("FCM_RATE", 10000),
+		},
 	}
 	_ = c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info")))
 	return c
 }
 
+// SendGrid configures email through SendGrid's v3 Mail Send API.
+type SendGrid struct {
+	// SENDGRID_API_KEY: an API key with Mail Send permission.
+	APIKey string
+	// SENDGRID_API_URL: https://api.sendgrid.com, or https://api.eu.sendgrid.com
+	// for EU data residency.
+	APIURL string
+	// SENDGRID_FROM: the sender, "Name <address>" or an address, verified
+	// in SendGrid.
+	From string
+	// SENDGRID_ASM_GROUP_ID: the unsubscribe group of every message; 0 for
+	// none.
+	ASMGroupID int
+	// SENDGRID_RATE: email sends per second across all workers. SendGrid
+	// publishes no fixed Mail Send limit and answers 429 with
+	// X-RateLimit-Reset, which sends honour.
+	Rate float64
+}
+
+// Twilio configures SMS through Twilio. TWILIO_AUTH_TOKEN authenticates
+// the API calls and verifies Twilio's webhooks.
+type Twilio struct {
+	// TWILIO_ACCOUNT_SID: the account (AC…).
+	AccountSID string
+	// TWILIO_FROM: the sending number (E.164), unless
+	// TWILIO_MESSAGING_SERVICE_SID (MG…) names a Messaging Service.
+	From                string
+	MessagingServiceSID string
+	// TWILIO_RATE: SMS sends per second across all workers; Twilio queues
+	// what exceeds your senders' throughput (1 segment/s per US long code),
+	// and answers 429 beyond its API concurrency.
+	Rate float64
+}
+
+// FCM configures push through Firebase Cloud Messaging; credentials are
+// Google's application default credentials.
+type FCM struct {
+	// FCM_PROJECT_ID: the Firebase project; "" takes the credentials'.
+	ProjectID string
+	// GOOGLE_APPLICATION_CREDENTIALS: a service account key file.
+	Credentials string
+	// FCM_RATE: push sends per second across all workers; FCM's default
+	// quota is 600,000 messages a minute per project.
+	Rate float64
+}
+
 func env(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
+	}
+	return def
+}
+
+func envFloat(key string, def float64) float64 {
+	if f, err := strconv.ParseFloat(os.Getenv(key), 64); err == nil && f > 0 {
+		return f
 	}
 	return def
 }

@@ -136,6 +136,13 @@ func (s *Store) CustomerIDsByPhone(ctx context.Context, phone string) ([]string,
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
+// RemovePushToken forgets a push token the provider says is gone, unless
+// the customer has a new one by now.
+func (s *Store) RemovePushToken(ctx context.Context, customerID, token string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE customers SET push_token = NULL, updated_at = now() WHERE id = $1 AND push_token = $2`, customerID, token)
+	return err
+}
+
 // SetConsent turns the customer's consent on or off for channels.
 func (s *Store) SetConsent(ctx context.Context, customerID string, channels []string, on bool) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error { return setConsent(ctx, tx, customerID, channels, on) })

@@ -18,28 +18,31 @@ const (
 
 // Message is one message a journey sent, or decided not to send.
 type Message struct {
-	ID                string     `json:"id" db:"id"`
-	IdempotencyKey    string     `json:"-" db:"idempotency_key"`
-	JourneyID         string     `json:"journey_id" db:"journey_id"`
-	CampaignID        string     `json:"campaign_id" db:"campaign_id"`
-	CustomerID        string     `json:"customer_id" db:"customer_id"`
-	Step              string     `json:"step" db:"step"`
-	Channel           string     `json:"channel" db:"channel"`
-	Provider          string     `json:"provider,omitempty" db:"provider"`
-	ProviderMessageID string     `json:"provider_message_id,omitempty" db:"provider_message_id"`
-	Recipient         string     `json:"recipient,omitempty" db:"recipient"`
-	Subject           string     `json:"subject,omitempty" db:"subject"`
-	Body              string     `json:"body,omitempty" db:"body"`
-	Status            string     `json:"status" db:"status"`
-	Reason            string     `json:"reason,omitempty" db:"reason"`
-	CreatedAt         time.Time  `json:"created_at" db:"created_at"`
-	SentAt            *time.Time `json:"sent_at,omitempty" db:"sent_at"`
+	ID                string         `json:"id" db:"id"`
+	IdempotencyKey    string         `json:"-" db:"idempotency_key"`
+	JourneyID         string         `json:"journey_id" db:"journey_id"`
+	CampaignID        string         `json:"campaign_id" db:"campaign_id"`
+	CustomerID        string         `json:"customer_id" db:"customer_id"`
+	Step              string         `json:"step" db:"step"`
+	Channel           string         `json:"channel" db:"channel"`
+	Provider          string         `json:"provider,omitempty" db:"provider"`
+	ProviderMessageID string         `json:"provider_message_id,omitempty" db:"provider_message_id"`
+	Recipient         string         `json:"recipient,omitempty" db:"recipient"`
+	Subject           string         `json:"subject,omitempty" db:"subject"`
+	Body              string         `json:"body,omitempty" db:"body"`
+	TemplateID        string         `json:"template_id,omitempty" db:"template_id"`
+	TemplateData      map[string]any `json:"template_data,omitempty" db:"template_data"`
+	Link              string         `json:"link,omitempty" db:"link"`
+	Status            string         `json:"status" db:"status"`
+	Reason            string         `json:"reason,omitempty" db:"reason"`
+	CreatedAt         time.Time      `json:"created_at" db:"created_at"`
+	SentAt            *time.Time     `json:"sent_at,omitempty" db:"sent_at"`
 }
 
 const messageColumns = `id::text AS id, idempotency_key, journey_id, campaign_id, customer_id, step, channel,
 	coalesce(provider, '') AS provider, coalesce(provider_message_id, '') AS provider_message_id,
 	coalesce(recipient, '') AS recipient, coalesce(subject, '') AS subject, coalesce(body, '') AS body,
-	status, coalesce(reason, '') AS reason, created_at, sent_at`
+	coalesce(template_id, '') AS template_id, template_data, coalesce(link, '') AS link, status, coalesce(reason, '') AS reason, created_at, sent_at`
 
 // Reasons the store refuses a send at the moment it is recorded.
 const (
@@ -82,11 +85,12 @@ func (s *Store) RecordMessage(ctx context.Context, m Message, p Progress, checks
 		}
 		rows, _ = tx.Query(ctx, `
 INSERT INTO messages (idempotency_key, journey_id, campaign_id, customer_id, step, channel, provider,
-	recipient, subject, body, status, reason)
-VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), nullif($9, ''), nullif($10, ''), $11, nullif($12, ''))
+	recipient, subject, body, status, reason, template_id, template_data, link)
+VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), nullif($9, ''), nullif($10, ''), $11, nullif($12, ''),
+	nullif($13, ''), $14, nullif($15, ''))
 RETURNING `+messageColumns,
 			m.IdempotencyKey, m.JourneyID, m.CampaignID, m.CustomerID, m.Step, m.Channel, m.Provider,
-			m.Recipient, m.Subject, m.Body, m.Status, m.Reason)
+			m.Recipient, m.Subject, m.Body, m.Status, m.Reason, m.TemplateID, m.TemplateData, m.Link)
 		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != nil || stored.Status == MessagePending {
 			return err
 		}
@@ -133,6 +137,31 @@ WHERE id = $1 RETURNING `+messageColumns, id, providerMessageID)
 		return recordProgress(ctx, tx, stored.JourneyID, p)
 	})
 	return stored, err
+}
+
+// MarkFailed records that the provider refused a pending message for
+// good, and the journey's progress, in one transaction.
+func (s *Store) MarkFailed(ctx context.Context, id, reason string, p Progress) (Message, error) {
+	var stored Message
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `UPDATE messages SET status = 'failed', reason = $2 WHERE id = $1
+RETURNING `+messageColumns, id, reason)
+		var err error
+		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != nil {
+			return err
+		}
+		return recordProgress(ctx, tx, stored.JourneyID, p)
+	})
+	return stored, err
+}
+
+// MarkAccepted records that the provider has a pending message, as its
+// webhook tells us: a send retried after the provider accepted the
+// message but before we recorded it then finds it sent.
+func (s *Store) MarkAccepted(ctx context.Context, id, providerMessageID string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE messages SET status = 'sent', sent_at = now(),
+	provider_message_id = coalesce(provider_message_id, nullif($2, '')) WHERE id = $1 AND status = 'pending'`, id, providerMessageID)
+	return err
 }
 
 func recordProgress(ctx context.Context, tx pgx.Tx, journeyID string, p Progress) error {

@@ -1,4 +1,5 @@
-// Package worker runs omni's workflows and activities on a task queue.
+// Package worker runs omni's workflows and activities: journeys and
+// launches on one task queue, each channel's sends on a queue of its own.
 package worker
 
 import (
@@ -9,6 +10,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -24,6 +26,20 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, launch 
 	w.RegisterWorkflow(enroll.Launch)
 	w.RegisterActivity(acts)
 	w.RegisterActivity(launch)
+	return w
+}
+
+// NewChannel returns a worker that sends one channel's messages from the
+// channel's own task queue. rate caps the channel's sends per second
+// across all workers (the server enforces it, so adding workers never
+// exceeds a provider's limit; 0 is no cap); concurrency caps this
+// worker's sends in flight.
+func NewChannel(c client.Client, taskQueue, channel string, acts *activities.Activities, rate float64, concurrency int) sdkworker.Worker {
+	w := sdkworker.New(c, workflows.ChannelTaskQueue(taskQueue, channel), sdkworker.Options{
+		TaskQueueActivitiesPerSecond:       rate,
+		MaxConcurrentActivityExecutionSize: concurrency,
+	})
+	w.RegisterActivityWithOptions(acts.Send, activity.RegisterOptions{Name: "Send"})
 	return w
 }
 

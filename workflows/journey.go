@@ -209,17 +209,7 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 	}
 	channels := strings.Join(step.Send.Candidates(), " or ")
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: sending by %s", name, channels))
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		// A provider outage is retried for a day; each retry finds the
-		// message recorded and never sends it twice.
-		ScheduleToCloseTimeout: 24 * time.Hour,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute},
-		Summary:                name + " by " + channels,
-	})
-	var a *activities.Activities
-	var res activities.DeliverResult
-	err := workflow.ExecuteActivity(ctx, a.Deliver, activities.DeliverInput{
+	in := activities.DeliverInput{
 		JourneyID:    j.id,
 		CampaignID:   j.in.CampaignID,
 		CustomerID:   j.in.CustomerID,
@@ -231,7 +221,14 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 		FrequencyCap: j.rules().FrequencyCap,
 		NextStep:     step.Next,
 		Variant:      j.variant,
-	}).Get(ctx, &res)
+	}
+	var res activities.DeliverResult
+	var err error
+	if workflow.GetVersion(ctx, perChannelSends, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		res, err = j.deliver(ctx, name+" by "+channels, in)
+	} else {
+		res, err = j.prepareAndSend(ctx, name+" by "+channels, in, len(step.Send.Candidates()))
+	}
 	switch {
 	case temporal.IsCanceledError(err):
 		return "", err
@@ -243,10 +240,74 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 		j.refused = true
 		return name, nil
 	default:
+		if res.Status == store.MessageFailed {
+			workflow.GetLogger(ctx).Warn("Message failed", "step", name, "channel", res.Channel, "reason", res.Reason)
+		}
 		j.recorded = store.Progress{Step: step.Next, Variant: j.variant}
 	}
 	return step.Next, nil
 }
+
+// perChannelSends is the change that split a send into Prepare, a local
+// activity, and Send on the channel's own task queue. Journeys that sent
+// before it keep scheduling Deliver.
+const perChannelSends = "per-channel-sends"
+
+// sendRetry retries a provider for a day; every retry finds the message
+// recorded and never sends it twice.
+var sendRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute}
+
+// deliver prepares and sends in one activity on the journey's task queue.
+func (j *journey) deliver(ctx workflow.Context, summary string, in activities.DeliverInput) (activities.DeliverResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy:            sendRetry,
+		Summary:                summary,
+	})
+	var a *activities.Activities
+	var res activities.DeliverResult
+	err := workflow.ExecuteActivity(ctx, a.Deliver, in).Get(ctx, &res)
+	return res, err
+}
+
+// prepareAndSend records the message in a local activity, then sends it
+// from the channel's task queue (`<task queue>-email`, ...), whose workers
+// hold the provider's rate limit, so that one slow provider never delays
+// the others. When the provider finds the channel unusable it falls back
+// to the next channel of the send, as a new message.
+func (j *journey) prepareAndSend(ctx workflow.Context, summary string, in activities.DeliverInput, channels int) (activities.DeliverResult, error) {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy:            sendRetry,
+	})
+	var a *activities.Activities
+	key := in.Key
+	for round := 1; ; round++ {
+		if round > 1 {
+			in.Key = fmt.Sprintf("%s/%d", key, round)
+		}
+		var res activities.DeliverResult
+		if err := workflow.ExecuteLocalActivity(lctx, a.Prepare, in).Get(ctx, &res); err != nil || res.Status != store.MessagePending {
+			return res, err
+		}
+		sctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:              ChannelTaskQueue(workflow.GetInfo(ctx).TaskQueueName, res.Channel),
+			StartToCloseTimeout:    time.Minute,
+			ScheduleToCloseTimeout: 24 * time.Hour,
+			RetryPolicy:            sendRetry,
+			Summary:                summary,
+		})
+		err := workflow.ExecuteActivity(sctx, a.Send, activities.SendInput{MessageID: res.MessageID, NextStep: in.NextStep, Variant: in.Variant}).Get(ctx, &res)
+		if err != nil || !res.Fallback || round >= channels {
+			return res, err
+		}
+	}
+}
+
+// ChannelTaskQueue is the task queue a channel's sends run on.
+func ChannelTaskQueue(taskQueue, channel string) string { return taskQueue + "-" + channel }
 
 func (j *journey) wait(ctx workflow.Context, name string, step campaign.Step) (string, error) {
 	w := step.Wait

@@ -43,10 +43,14 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment()}
 	var a *activities.Activities
 	h.env.RegisterActivity(a)
-	h.env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(
+	h.env.OnActivity(a.Prepare, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
 			h.delivers = append(h.delivers, in)
-			return activities.DeliverResult{MessageID: in.Key, Status: "sent"}, nil
+			return activities.DeliverResult{MessageID: in.Key, Channel: in.Send.Candidates()[0], Status: "pending"}, nil
+		})
+	h.env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SendInput) (activities.DeliverResult, error) {
+			return activities.DeliverResult{MessageID: in.MessageID, Status: "sent"}, nil
 		})
 	h.env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.FinishInput) error {

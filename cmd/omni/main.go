@@ -23,10 +23,12 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/api"
-	"github.com/omni-orchestrator/omni/channels/sandbox"
+	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/config"
 	"github.com/omni-orchestrator/omni/demo"
 	"github.com/omni-orchestrator/omni/enroll"
@@ -115,14 +117,25 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runWorke
 		if err := worker.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
 			logger.Warn("search attributes not registered; journeys will not start until an operator adds CampaignId and CustomerId (Keyword)", "error", err)
 		}
-		acts := &activities.Activities{Store: st, Senders: sandbox.All(logger.With("component", "sandbox"))}
-		logger.Info("channels: email, sms and push use the sandbox (no provider configured)")
-		launch := &enroll.Activities{Enroller: enroller, PageSize: cfg.LaunchPageSize, Concurrency: cfg.LaunchConcurrency}
-		w := worker.New(tc, cfg.TaskQueue, acts, launch)
-		if err := w.Start(); err != nil {
-			return fmt.Errorf("start worker: %w", err)
+		provs, err := providers(ctx, cfg, logger)
+		if err != nil {
+			return err
 		}
-		defer w.Stop()
+		acts := &activities.Activities{Store: st, Senders: map[string]channels.Sender{}}
+		for ch, p := range provs {
+			acts.Senders[ch] = p.sender
+		}
+		launch := &enroll.Activities{Enroller: enroller, PageSize: cfg.LaunchPageSize, Concurrency: cfg.LaunchConcurrency}
+		workers := []sdkworker.Worker{worker.New(tc, cfg.TaskQueue, acts, launch)}
+		for _, ch := range campaign.Channels {
+			workers = append(workers, worker.NewChannel(tc, cfg.TaskQueue, ch, acts, provs[ch].rate, cfg.SendConcurrency))
+		}
+		for _, w := range workers {
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("start worker: %w", err)
+			}
+			defer w.Stop()
+		}
 		logger.Info("worker polling", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,8 +15,10 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/omni-orchestrator/omni/activities"
+	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
 	"github.com/omni-orchestrator/omni/enroll"
@@ -81,8 +84,16 @@ type Env struct {
 	Senders   map[string]channels.Sender
 }
 
-// Start brings up an Env for the test and stops it when the test ends.
+// Start brings up an Env with sandbox channels for the test and stops it
+// when the test ends.
 func Start(t testing.TB) *Env {
+	t.Helper()
+	return StartWith(t, nil)
+}
+
+// StartWith brings up an Env whose channels use senders where given, the
+// sandbox elsewhere.
+func StartWith(t testing.TB, senders map[string]channels.Sender) *Env {
 	t.Helper()
 	st, _ := storetest.New(t)
 	tc := Temporal(t)
@@ -93,12 +104,17 @@ func Start(t testing.TB) *Env {
 		Responses: &responses.Recorder{Store: st, Temporal: tc},
 		Senders:   sandbox.All(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}
-	w := worker.New(tc, TaskQueue,
-		&activities.Activities{Store: st, Senders: e.Senders},
-		&enroll.Activities{Enroller: e.Enroller, PageSize: 2, Concurrency: 4})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
+	maps.Copy(e.Senders, senders)
+	acts := &activities.Activities{Store: st, Senders: e.Senders}
+	workers := []sdkworker.Worker{worker.New(tc, TaskQueue, acts, &enroll.Activities{Enroller: e.Enroller, PageSize: 2, Concurrency: 4})}
+	for _, ch := range campaign.Channels {
+		workers = append(workers, worker.NewChannel(tc, TaskQueue, ch, acts, 0, 50))
 	}
-	t.Cleanup(w.Stop)
+	for _, w := range workers {
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+	}
 	return e
 }

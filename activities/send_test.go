@@ -1,0 +1,205 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"golang.org/x/oauth2"
+	"google.golang.org/api/option"
+
+	"github.com/omni-orchestrator/omni/activities"
+	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/channels"
+	"github.com/omni-orchestrator/omni/channels/fcm"
+	"github.com/omni-orchestrator/omni/channels/fcm/fcmtest"
+	"github.com/omni-orchestrator/omni/channels/sandbox"
+	"github.com/omni-orchestrator/omni/channels/sendgrid"
+	"github.com/omni-orchestrator/omni/channels/sendgrid/sendgridtest"
+	"github.com/omni-orchestrator/omni/channels/twilio"
+	"github.com/omni-orchestrator/omni/channels/twilio/twiliotest"
+	"github.com/omni-orchestrator/omni/store"
+)
+
+// providers are the three real drivers against their local stand-ins.
+type providers struct {
+	sendgrid *sendgridtest.Server
+	twilio   *twiliotest.Server
+	fcm      *fcmtest.Server
+	senders  map[string]channels.Sender
+}
+
+func newProviders(t *testing.T) *providers {
+	p := &providers{sendgrid: sendgridtest.New(t), twilio: twiliotest.New(t), fcm: fcmtest.New(t)}
+	push, err := fcm.New(context.Background(), fcmtest.Project, option.WithEndpoint(p.fcm.URL+"/v1"),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: fcmtest.Token})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.senders = map[string]channels.Sender{
+		"email": &sendgrid.Sender{APIKey: p.sendgrid.APIKey, Host: p.sendgrid.URL, From: sgmail.Email{Address: "news@shop.example"}},
+		"sms":   &twilio.Sender{AccountSID: p.twilio.AccountSID, AuthToken: p.twilio.AuthToken, From: "+15005550006", BaseURL: p.twilio.URL},
+		"push":  push,
+	}
+	return p
+}
+
+// prepare records the message of a send step for ada.
+func prepare(t *testing.T, env *testsuite.TestActivityEnvironment, key string, channels ...string) activities.DeliverResult {
+	t.Helper()
+	in := activities.DeliverInput{
+		JourneyID: "journey:welcome:ada", CampaignID: "welcome", CustomerID: "ada", Step: "reach", Key: key, NextStep: "wait-1",
+		Send: campaign.Send{Channels: channels, Template: &campaign.Template{Body: "Hi {{first_name}}"}},
+	}
+	if len(channels) == 1 {
+		in.Send = campaign.Send{Channel: channels[0], Templates: map[string]campaign.Template{
+			"email": {Subject: "Hi", Body: "Hi {{first_name}}"}, "sms": {Body: "Hi {{first_name}}"}, "push": {Title: "Hi", Body: "Hi {{first_name}}"}}}
+	}
+	var a *activities.Activities
+	val, err := env.ExecuteActivity(a.Prepare, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.DeliverResult
+	if err := val.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// send runs the Send activity once, as one attempt.
+func send(env *testsuite.TestActivityEnvironment, messageID string) (activities.DeliverResult, error) {
+	var a *activities.Activities
+	val, err := env.ExecuteActivity(a.Send, activities.SendInput{MessageID: messageID, NextStep: "wait-1"})
+	var res activities.DeliverResult
+	if err == nil {
+		err = val.Get(&res)
+	}
+	return res, err
+}
+
+func TestSendRetriesWhatTheProviderCannotTakeNowAndSendsOnce(t *testing.T) {
+	p := newProviders(t)
+	env, st := setupWith(t, p.senders)
+	p.sendgrid.Then(sendgridtest.TooManyRequests(time.Now().Add(40*time.Second).Unix()), sendgridtest.ServerError(503))
+	m := prepare(t, env, "k1", "email")
+	if m.Status != store.MessagePending || m.Channel != "email" {
+		t.Fatalf("prepared %+v", m)
+	}
+
+	_, err := send(env, m.MessageID)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.NonRetryable() || appErr.NextRetryDelay() < 30*time.Second {
+		t.Fatalf("429: err = %v, want a retryable error that waits for X-RateLimit-Reset", err)
+	}
+	if _, err = send(env, m.MessageID); !errors.As(err, &appErr) || appErr.NonRetryable() || appErr.NextRetryDelay() != 0 {
+		t.Fatalf("503: err = %v, want a retryable error on the retry policy", err)
+	}
+	if got, _ := st.MessageByID(context.Background(), m.MessageID); got.Status != store.MessagePending {
+		t.Fatalf("after two failed attempts the message is %s", got.Status)
+	}
+	res, err := send(env, m.MessageID)
+	if err != nil || res.Status != store.MessageSent {
+		t.Fatalf("third attempt: %+v, %v", res, err)
+	}
+	if res, err = send(env, m.MessageID); err != nil || res.Status != store.MessageSent { // a retry after a lost completion
+		t.Fatalf("fourth attempt: %+v, %v", res, err)
+	}
+	if n, r := len(p.sendgrid.Accepted()), p.sendgrid.Requests(); n != 1 || r != 3 {
+		t.Fatalf("SendGrid accepted %d mails in %d requests, want 1 in 3", n, r)
+	}
+	got, _ := st.MessageByID(context.Background(), m.MessageID)
+	if got.ProviderMessageID != "sg000001AbCdEf" || p.sendgrid.Accepted()[0].CustomArgs[sendgrid.ArgMessageID] != m.MessageID {
+		t.Fatalf("message %+v", got)
+	}
+}
+
+func TestSendRecordsAPermanentFailureAndNeverRetriesIt(t *testing.T) {
+	p := newProviders(t)
+	env, st := setupWith(t, p.senders)
+	p.twilio.Then(twiliotest.Reply{Status: 400, Code: 21211})
+	m := prepare(t, env, "k1", "sms")
+	res, err := send(env, m.MessageID)
+	if err != nil || res.Status != store.MessageFailed || !strings.HasPrefix(res.Reason, "permanent: ") || !strings.Contains(res.Reason, "21211") || res.Fallback {
+		t.Fatalf("res = %+v, err = %v", res, err)
+	}
+	if res, err = send(env, m.MessageID); err != nil || res.Status != store.MessageFailed {
+		t.Fatalf("again: %+v, %v", res, err)
+	}
+	if n := len(p.twilio.Accepted()); n != 0 {
+		t.Fatalf("Twilio accepted %d messages", n)
+	}
+	if j, _ := st.Journey(context.Background(), "journey:welcome:ada"); j.CurrentStep != "wait-1" {
+		t.Fatalf("a failed send did not move the journey on: %q", j.CurrentStep)
+	}
+}
+
+func TestSendToAnUnregisteredTokenForgetsItAndFallsBack(t *testing.T) {
+	p := newProviders(t)
+	env, st := setupWith(t, p.senders)
+	p.fcm.Unregister("fcm-token-ada-0001")
+	m := prepare(t, env, "k1", "push", "email")
+	if m.Channel != "push" {
+		t.Fatalf("prepared %+v", m)
+	}
+	res, err := send(env, m.MessageID)
+	if err != nil || res.Status != store.MessageFailed || !res.Fallback || !strings.HasPrefix(res.Reason, "unreachable: ") {
+		t.Fatalf("res = %+v, err = %v", res, err)
+	}
+	if c, _ := st.Customer(context.Background(), "ada"); c.PushToken != "" {
+		t.Fatalf("token still on the customer: %q", c.PushToken)
+	}
+	// The journey's next round composes the send again: email now.
+	next := prepare(t, env, "k1/2", "push", "email")
+	if next.Channel != "email" || next.Status != store.MessagePending {
+		t.Fatalf("fallback prepared %+v", next)
+	}
+}
+
+func TestSendToAnOptedOutNumberTurnsConsentOff(t *testing.T) {
+	p := newProviders(t)
+	env, st := setupWith(t, p.senders)
+	p.twilio.Then(twiliotest.Reply{Status: 400, Code: twilio.ErrOptedOut})
+	m := prepare(t, env, "k1", "sms", "email")
+	res, err := send(env, m.MessageID)
+	if err != nil || res.Status != store.MessageFailed || !res.Fallback || !strings.HasPrefix(res.Reason, "opted_out: ") {
+		t.Fatalf("res = %+v, err = %v", res, err)
+	}
+	if c, _ := st.Customer(context.Background(), "ada"); c.Consent.SMS || !c.Consent.Email {
+		t.Fatalf("consent = %+v", c.Consent)
+	}
+	if res, _ = send(env, m.MessageID); res.Status != store.MessageFailed || len(p.twilio.Accepted()) != 0 {
+		t.Fatalf("an opted-out message was retried: %+v", res)
+	}
+}
+
+func TestSendSkipsAMessageTheProviderReportedAccepted(t *testing.T) {
+	p := newProviders(t)
+	env, st := setupWith(t, p.senders)
+	m := prepare(t, env, "k1", "email")
+	// The worker died after SendGrid accepted the mail; its webhook came first.
+	if err := st.MarkAccepted(context.Background(), m.MessageID, "sg-from-webhook"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := send(env, m.MessageID)
+	if err != nil || res.Status != store.MessageSent || p.sendgrid.Requests() != 0 {
+		t.Fatalf("res = %+v, err = %v, %d requests", res, err, p.sendgrid.Requests())
+	}
+}
+
+func TestSendWithoutASenderForTheChannelDoesNotRetry(t *testing.T) {
+	env, _ := setupWith(t, map[string]channels.Sender{"email": sandbox.Sender{Channel: "email", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
+	var a *activities.Activities
+	_, err := env.ExecuteActivity(a.Send, activities.SendInput{MessageID: "0b7d2f6e-0000-4000-8000-000000000001"})
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || !appErr.NonRetryable() {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,115 @@
+// Package twilio sends SMS through Twilio's Programmable Messaging API.
+package twilio
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	twiliogo "github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"github.com/omni-orchestrator/omni/channels"
+)
+
+// ErrOptedOut is Twilio's error 21610: the recipient replied STOP.
+const ErrOptedOut = 21610
+
+// Sender sends SMS through Twilio.
+type Sender struct {
+	AccountSID string
+	AuthToken  string
+	// From is the sending number; MessagingServiceSID, when set, is used
+	// instead so that Twilio picks the sender and queues at its rate.
+	From                string
+	MessagingServiceSID string
+	// StatusCallback is our status webhook's URL; each message adds its id
+	// as ?message_id= so that callbacks find it.
+	StatusCallback string
+	// BaseURL replaces https://api.twilio.com (a regional edge, or a local
+	// stand-in in tests).
+	BaseURL   string
+	Transport http.RoundTripper
+}
+
+// Provider implements channels.Sender.
+func (s *Sender) Provider() string { return "twilio" }
+
+// Send implements channels.Sender.
+func (s *Sender) Send(ctx context.Context, m channels.Message) (string, error) {
+	params := &openapi.CreateMessageParams{}
+	params.SetTo(m.To)
+	params.SetBody(m.Body)
+	if s.MessagingServiceSID != "" {
+		params.SetMessagingServiceSid(s.MessagingServiceSID)
+	} else {
+		params.SetFrom(s.From)
+	}
+	if s.StatusCallback != "" {
+		params.SetStatusCallback(s.StatusCallback + "?message_id=" + url.QueryEscape(m.ID))
+	}
+	// twilio-go takes no context and drops response headers from its
+	// errors: a per-call transport carries the activity's context and
+	// keeps Retry-After.
+	rt := &callTransport{ctx: ctx, base: s.BaseURL, next: s.Transport}
+	c := &client.Client{Credentials: client.NewCredentials(s.AccountSID, s.AuthToken), HTTPClient: &http.Client{Transport: rt}}
+	c.SetAccountSid(s.AccountSID)
+	sent, err := twiliogo.NewRestClientWithParams(twiliogo.ClientParams{Client: c}).Api.CreateMessage(params)
+	var rest *client.TwilioRestError
+	switch {
+	case errors.As(err, &rest):
+		e := &channels.Error{Provider: s.Provider(), Failure: channels.Classify(rest.Status), Status: rest.Status,
+			Code: strconv.Itoa(rest.Code), Message: rest.Message, RetryAfter: rt.retryAfter()}
+		if rest.Code == ErrOptedOut {
+			e.Failure = channels.OptedOut
+		}
+		return "", e
+	case err != nil:
+		return "", err
+	case sent.Sid == nil:
+		return "", errors.New("twilio accepted the message without a sid")
+	}
+	return *sent.Sid, nil
+}
+
+type callTransport struct {
+	ctx  context.Context
+	base string
+	next http.RoundTripper
+
+	mu    sync.Mutex
+	after time.Duration
+}
+
+func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.WithContext(t.ctx)
+	if t.base != "" {
+		u, err := url.Parse(t.base)
+		if err != nil {
+			return nil, err
+		}
+		req.URL.Scheme, req.URL.Host = u.Scheme, u.Host
+	}
+	next := t.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	res, err := next.RoundTrip(req)
+	if err == nil && res.StatusCode >= 400 {
+		t.mu.Lock()
+		t.after = channels.RetryAfter(res.Header, time.Now())
+		t.mu.Unlock()
+	}
+	return res, err
+}
+
+func (t *callTransport) retryAfter() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.after
+}
