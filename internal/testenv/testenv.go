@@ -49,6 +49,12 @@ func TemporalCLI(t testing.TB) string {
 // omni's search attributes registered the way the worker registers them.
 func Temporal(t testing.TB) client.Client {
 	t.Helper()
+	return DevServer(t).Client()
+}
+
+// DevServer is Temporal, for tests that need the server's address too.
+func DevServer(t testing.TB) *testsuite.DevServer {
+	t.Helper()
 	ctx := context.Background()
 	out := io.Discard
 	if testing.Verbose() {
@@ -67,11 +73,10 @@ func Temporal(t testing.TB) client.Client {
 		t.Fatalf("start Temporal dev server: %v", err)
 	}
 	t.Cleanup(func() { _ = srv.Stop() })
-	tc := srv.Client()
-	if err := worker.EnsureSearchAttributes(ctx, tc, "default"); err != nil {
+	if err := worker.EnsureSearchAttributes(ctx, srv.Client(), "default"); err != nil {
 		t.Fatal(err)
 	}
-	return tc
+	return srv
 }
 
 // Env is a running omni backend: a store on a fresh database, a Temporal

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/channels/sendgrid"
+	"github.com/omni-orchestrator/omni/channels/sendgrid/sendgridtest"
+	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/internal/testenv"
+	"github.com/omni-orchestrator/omni/store"
+	"github.com/omni-orchestrator/omni/store/storetest"
+	"github.com/omni-orchestrator/omni/workflows"
+)
+
+// TestWorkerKilledBetweenRecordedAndSentSendsOnce runs the real `omni
+// worker` against SendGrid's local stand-in, kills it with SIGKILL while a
+// message is recorded but not yet accepted by SendGrid, starts a new
+// worker, and checks that SendGrid received the message exactly once.
+func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "omni")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	st, dbURL := storetest.New(t)
+	temporal := testenv.DevServer(t)
+	tc := temporal.Client()
+	sg := sendgridtest.New(t)
+	const taskQueue = "omni-crash"
+	startWorker := func() *exec.Cmd {
+		cmd := exec.Command(bin, "worker")
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+temporal.FrontendHostPort(),
+			"OMNI_TASK_QUEUE="+taskQueue, "SENDGRID_API_KEY="+sg.APIKey, "SENDGRID_API_URL="+sg.URL,
+			"SENDGRID_FROM=Shop <news@shop.example>", "LOG_LEVEL=warn")
+		cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+
+	ctx := context.Background()
+	email := "ada@example.com"
+	if _, err := st.UpsertCustomers(ctx, []store.CustomerPatch{{ID: "ada", Email: &email}}); err != nil {
+		t.Fatal(err)
+	}
+	def, ps := campaign.Parse([]byte(`{"id": "crash", "start_at": "mail", "steps": {
+		"mail": {"send": {"channel": "email", "template": {"subject": "Hi", "body": "Hi"}}, "next": "done"},
+		"done": {"exit": {}}}}`))
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	c, err := st.CreateCampaign(ctx, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SendGrid is down for the first attempt and asks for 3 seconds.
+	sg.Then(sendgridtest.Reply{Status: 503, Header: map[string]string{"Retry-After": "3"}, Body: `{"errors":[{"message":"unavailable"}]}`})
+	first := startWorker()
+	enroller := &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: taskQueue, DefaultTimezone: "UTC"}
+	if _, err := enroller.Enroll(ctx, c, store.CustomerRef{ID: "ada"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	id := workflows.JourneyID(c.ID, "ada")
+
+	// Kill the worker once the failed attempt is reported and the retry
+	// waits: the message is recorded, SendGrid has not accepted it.
+	waitFor(t, "the send's retry to be scheduled", func() bool {
+		d, err := tc.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			return false
+		}
+		for _, a := range d.GetPendingActivities() {
+			if a.GetActivityType().GetName() == "Send" && a.GetAttempt() >= 2 && a.GetLastFailure() != nil {
+				return true
+			}
+		}
+		return false
+	})
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	ms, err := st.JourneyMessages(ctx, id)
+	if err != nil || len(ms) != 1 || ms[0].Status != store.MessagePending || len(sg.Accepted()) != 0 {
+		t.Fatalf("at the kill: messages %+v (%v), %d accepted", ms, err, len(sg.Accepted()))
+	}
+
+	startWorker()
+	runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var res workflows.JourneyResult
+	if err := tc.GetWorkflow(runCtx, id, "").Get(runCtx, &res); err != nil {
+		t.Fatalf("journey: %v", err)
+	}
+	accepted := sg.Accepted()
+	if len(accepted) != 1 || sg.Requests() != 2 || accepted[0].CustomArgs[sendgrid.ArgMessageID] != ms[0].ID {
+		t.Fatalf("SendGrid accepted %d mails in %d requests, want 1 in 2", len(accepted), sg.Requests())
+	}
+	if ms, _ = st.JourneyMessages(ctx, id); ms[0].Status != store.MessageSent || ms[0].ProviderMessageID != "sg000001AbCdEf" {
+		t.Fatalf("message after restart: %+v", ms[0])
+	}
+	if res.Status != store.JourneyCompleted {
+		t.Fatalf("journey %+v", res)
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
