@@ -23,7 +23,8 @@ test: temporal postgres
 
 ## bench: benchmarks against real PostgreSQL and Temporal; they report figures, never pass or fail on time
 bench: temporal postgres
-	go test -run '^$$' -bench . -benchtime 1x ./...
+	go test -run '^$$' -bench . ./channels/...
+	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./api/... ./worker/...
 
 ## lint: formatting, vet and staticcheck
 lint: $(STATICCHECK)

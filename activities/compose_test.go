@@ -46,3 +46,18 @@ func TestComposeReportsATemplateThatFailsToRender(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+func TestComposeProviderTemplatesAndLinks(t *testing.T) {
+	c := store.Customer{ID: "ada", Email: "a@b.c", PushToken: "tok", Consent: store.Consent{Email: true, Push: true},
+		Attributes: map[string]any{"first_name": "Ada", "sku": "42"}}
+	mail := Compose(c, campaign.Send{Channel: "email", Template: &campaign.Template{TemplateID: "d-0123456789abcdef0123456789abcdef"}},
+		map[string]any{"code": "X1"})
+	if mail.TemplateID != "d-0123456789abcdef0123456789abcdef" || mail.Body != "" || mail.TemplateData["first_name"] != "Ada" ||
+		mail.TemplateData["id"] != "ada" || mail.TemplateData["data"].(map[string]any)["code"] != "X1" {
+		t.Errorf("dynamic template: %+v", mail)
+	}
+	push := Compose(c, campaign.Send{Channel: "push", Template: &campaign.Template{Title: "Back", Body: "In stock", Link: "shop://products/{{sku}}"}}, nil)
+	if push.Link != "shop://products/42" || push.TemplateID != "" {
+		t.Errorf("push: %+v", push)
+	}
+}

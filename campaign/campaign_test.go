@@ -109,6 +109,16 @@ func TestValidateGraph(t *testing.T) {
 	})
 }
 
+func TestParseAcceptsAProviderTemplate(t *testing.T) {
+	body := strings.Replace(welcome, `{"subject": "Hi {{first_name}}", "body": "<p>10% off</p>"}`, `{"template_id": "d-0123456789abcdef0123456789abcdef"}`, 1)
+	if body == welcome {
+		t.Fatal("test edit did not apply")
+	}
+	if _, ps := Parse([]byte(body)); len(ps) > 0 {
+		t.Fatal(ps)
+	}
+}
+
 func TestValidateSteps(t *testing.T) {
 	for name, tc := range map[string]struct{ from, to, path string }{
 		"template does not compile":    {`Hi {{first_name}}`, `Hi {% if %}`, "steps.email-1.send.template.subject"},
@@ -136,6 +146,9 @@ func TestValidateSteps(t *testing.T) {
 		"duplicate variant":            {`"done":    {"exit": {}}`, `"done": {"experiment": {"variants": [{"name": "A", "weight": 1, "next": "end"}, {"name": "A", "weight": 1, "next": "end"}]}}, "end": {"exit": {}}`, "steps.done.experiment.variants[1].name"},
 		"next on a branch":             {`"done":    {"exit": {}}`, `"done": {"branch": [{"when": {"responded": "clicked"}, "next": "end"}], "else": "end", "next": "end"}, "end": {"exit": {}}`, "steps.done.next"},
 		"bad id":                       {`"id": "welcome"`, `"id": "a:b"`, "id"},
+		"template id on sms":           {`"template": {"body": "{{first_name}}`, `"template": {"template_id": "d-0123456789abcdef0123456789abcdef", "body": "{{first_name}}`, "steps.sms-1.send.template.template_id"},
+		"malformed template id":        {`"subject": "Hi {{first_name}}", `, `"template_id": "welcome-v2", `, "steps.email-1.send.template.template_id"},
+		"link on sms":                  {`"template": {"body": "{{first_name}}`, `"template": {"link": "shop://x", "body": "{{first_name}}`, "steps.sms-1.send.template.link"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := strings.Replace(welcome, tc.from, tc.to, 1)

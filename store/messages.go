@@ -172,6 +172,19 @@ func recordProgress(ctx context.Context, tx pgx.Tx, journeyID string, p Progress
 	return err
 }
 
+// MessageCounts counts a campaign's messages by status.
+func (s *Store) MessageCounts(ctx context.Context, campaignID string) (map[string]int, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT status, count(*) FROM messages WHERE campaign_id = $1 GROUP BY status`, campaignID)
+	counts := map[string]int{}
+	var status string
+	var n int
+	_, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error {
+		counts[status] = n
+		return nil
+	})
+	return counts, err
+}
+
 // CustomerMessages lists a customer's latest messages, newest first.
 func (s *Store) CustomerMessages(ctx context.Context, customerID string, limit int) ([]Message, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2`, customerID, limit)

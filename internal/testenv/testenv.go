@@ -93,12 +93,19 @@ type Env struct {
 // when the test ends.
 func Start(t testing.TB) *Env {
 	t.Helper()
-	return StartWith(t, nil)
+	return StartWith(t, Options{})
 }
 
-// StartWith brings up an Env whose channels use senders where given, the
-// sandbox elsewhere.
-func StartWith(t testing.TB, senders map[string]channels.Sender) *Env {
+// Options change what StartWith brings up.
+type Options struct {
+	// Senders replace the sandbox for their channels.
+	Senders map[string]channels.Sender
+	// Rates cap each channel's sends per second (none when absent).
+	Rates map[string]float64
+}
+
+// StartWith brings up an Env with opts.
+func StartWith(t testing.TB, opts Options) *Env {
 	t.Helper()
 	st, _ := storetest.New(t)
 	tc := Temporal(t)
@@ -109,11 +116,11 @@ func StartWith(t testing.TB, senders map[string]channels.Sender) *Env {
 		Responses: &responses.Recorder{Store: st, Temporal: tc},
 		Senders:   sandbox.All(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}
-	maps.Copy(e.Senders, senders)
+	maps.Copy(e.Senders, opts.Senders)
 	acts := &activities.Activities{Store: st, Senders: e.Senders}
 	workers := []sdkworker.Worker{worker.New(tc, TaskQueue, acts, &enroll.Activities{Enroller: e.Enroller, PageSize: 2, Concurrency: 4})}
 	for _, ch := range campaign.Channels {
-		workers = append(workers, worker.NewChannel(tc, TaskQueue, ch, acts, 0, 50))
+		workers = append(workers, worker.NewChannel(tc, TaskQueue, ch, acts, opts.Rates[ch], 50))
 	}
 	for _, w := range workers {
 		if err := w.Start(); err != nil {
