@@ -45,6 +45,18 @@ type DeliverInput struct {
 	// without an activity of its own.
 	NextStep string
 	Variant  string
+	// Exit, when the step after this send is an exit, has the send record
+	// the journey's end with the message: no local activity at the end.
+	Exit *campaign.Exit
+}
+
+// Progress is where the journey will be once this send is done.
+func (in DeliverInput) Progress() store.Progress {
+	p := store.Progress{Step: in.NextStep, Variant: in.Variant}
+	if in.Exit != nil {
+		p.Status, p.Reason = store.JourneyCompleted, in.Exit.Reason
+	}
+	return p
 }
 
 // DeliverResult says what became of the message.
@@ -89,15 +101,15 @@ func (a *Activities) Prepare(ctx context.Context, in DeliverInput) (DeliverResul
 		Step: in.Step, Channel: msg.Channel, Provider: sender.Provider(), Recipient: msg.To,
 		Subject: msg.Subject, Body: msg.Body, TemplateID: msg.TemplateID, TemplateData: msg.TemplateData, Link: msg.Link,
 		Status: status, Reason: msg.Reason,
-	}, store.Progress{Step: in.NextStep, Variant: in.Variant}, checks)
+	}, in.Progress(), checks)
 	return result(stored), err
 }
 
-// SendInput names a prepared message, and where its journey goes next.
+// SendInput names a prepared message, and where its journey will be once
+// it is sent.
 type SendInput struct {
 	MessageID string
-	NextStep  string
-	Variant   string
+	Progress  store.Progress
 }
 
 // Send hands a prepared message to its channel's provider, once: a message
@@ -109,21 +121,35 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (DeliverResult, err
 	if errors.Is(err, store.ErrNotFound) {
 		return DeliverResult{}, temporal.NewNonRetryableApplicationError("no message "+in.MessageID, "NoMessage", err)
 	}
-	if err != nil || m.Status != store.MessagePending {
+	if err != nil {
+		return DeliverResult{}, err
+	}
+	if m.Status != store.MessagePending {
+		// Sent by an earlier attempt, or marked sent by the provider's
+		// webhook: the journey's progress may still be unrecorded.
+		return result(m), a.Store.RecordProgress(ctx, m.JourneyID, in.Progress)
+	}
+	var acceptedAs string
+	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &acceptedAs) == nil {
+		// An earlier attempt handed the message over but could not record it.
+		m, err = a.markSent(ctx, m.ID, acceptedAs, in.Progress)
 		return result(m), err
 	}
 	sender, ok := a.Senders[m.Channel]
 	if !ok {
 		return DeliverResult{}, temporal.NewNonRetryableApplicationError("no sender for channel "+m.Channel, "NoSender", nil)
 	}
-	progress := store.Progress{Step: in.NextStep, Variant: in.Variant}
+	progress := in.Progress
 	providerID, err := sender.Send(ctx, channels.Message{
 		ID: m.ID, Channel: m.Channel, To: m.Recipient, Subject: m.Subject, Body: m.Body,
 		TemplateID: m.TemplateID, TemplateData: m.TemplateData, Link: m.Link,
 		CampaignID: m.CampaignID, JourneyID: m.JourneyID, Step: m.Step,
 	})
 	if err == nil {
-		m, err = a.Store.MarkSent(ctx, m.ID, providerID, progress)
+		// The provider has it now. Tell the server before anything else
+		// can fail, so that a retry records it rather than send it again.
+		activity.RecordHeartbeat(ctx, providerID)
+		m, err = a.markSent(ctx, m.ID, providerID, progress)
 		return result(m), err
 	}
 	failure, perr := channels.FailureOf(err)
@@ -151,14 +177,41 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (DeliverResult, err
 	return res, err
 }
 
-// Deliver is Prepare and Send in one activity on the journey's task
-// queue, which journeys started before per-channel task queues schedule.
+// markSent records a message the provider accepted, trying for a while
+// and past the attempt's deadline: a retry would find it pending.
+func (a *Activities) markSent(ctx context.Context, id, providerID string, p store.Progress) (store.Message, error) {
+	ctx = context.WithoutCancel(ctx)
+	var m store.Message
+	var err error
+	for wait := time.Second; ; wait *= 2 {
+		if m, err = a.Store.MarkSent(ctx, id, providerID, p); err == nil || wait > 8*time.Second {
+			return m, err
+		}
+		time.Sleep(wait)
+	}
+}
+
+// Deliver is Prepare and Send in one activity: for a send on one channel,
+// on that channel's task queue (journeys started before per-channel task
+// queues schedule it on theirs).
 func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
 	res, err := a.Prepare(ctx, in)
 	if err != nil || res.Status != store.MessagePending {
 		return res, err
 	}
-	return a.Send(ctx, SendInput{MessageID: res.MessageID, NextStep: in.NextStep, Variant: in.Variant})
+	return a.Send(ctx, SendInput{MessageID: res.MessageID, Progress: in.Progress()})
+}
+
+// GiveUpInput names a send that stopped retrying, and why.
+type GiveUpInput struct {
+	Key    string
+	Reason string
+}
+
+// GiveUp records that a send stopped retrying: its message, still pending,
+// failed, so that it no longer counts towards frequency caps.
+func (a *Activities) GiveUp(ctx context.Context, in GiveUpInput) error {
+	return a.Store.GiveUp(ctx, in.Key, in.Reason)
 }
 
 // CustomerFacts reads what branch conditions test of the customer now.

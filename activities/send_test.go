@@ -77,7 +77,7 @@ func prepare(t *testing.T, env *testsuite.TestActivityEnvironment, key string, c
 // send runs the Send activity once, as one attempt.
 func send(env *testsuite.TestActivityEnvironment, messageID string) (activities.DeliverResult, error) {
 	var a *activities.Activities
-	val, err := env.ExecuteActivity(a.Send, activities.SendInput{MessageID: messageID, NextStep: "wait-1"})
+	val, err := env.ExecuteActivity(a.Send, activities.SendInput{MessageID: messageID, Progress: store.Progress{Step: "wait-1"}})
 	var res activities.DeliverResult
 	if err == nil {
 		err = val.Get(&res)

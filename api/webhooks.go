@@ -148,7 +148,7 @@ func (s *Server) sendgridWebhook(c echo.Context) error {
 		if err := json.Unmarshal(r, &e); err != nil || e.SGEventID == "" || e.Event == "" {
 			return invalid("invalid_request", fmt.Sprintf("event %d is not a SendGrid event (event and sg_event_id are required)", i))
 		}
-		msg, found, err := s.sentMessage(c, e.OmniMessageID, strings.SplitN(e.SGMessageID, ".", 2)[0])
+		msg, found, err := s.sentMessage(c, e.OmniMessageID, strings.SplitN(e.SGMessageID, ".", 2)[0], s.Webhooks.SendGridKey != nil)
 		if err != nil {
 			return err
 		}
@@ -172,11 +172,12 @@ func (s *Server) sendgridWebhook(c echo.Context) error {
 	return c.JSON(http.StatusOK, tally)
 }
 
-// sentMessage finds a message by our id, else by the provider's. Any event
-// of a message proves that the provider accepted it: one still pending
-// (the worker died before it could record the acceptance) is marked sent,
-// so that a retry of its send does not send it again.
-func (s *Server) sentMessage(c echo.Context, id, providerID string) (store.Message, bool, error) {
+// sentMessage finds a message by our id, else by the provider's. Any
+// verified event of a message proves that the provider accepted it: one
+// still pending (the worker died before it could record the acceptance)
+// is marked sent, so that a retry of its send does not send it again. An
+// unverified event could be forged, and is not trusted with that.
+func (s *Server) sentMessage(c echo.Context, id, providerID string, verified bool) (store.Message, bool, error) {
 	ctx := c.Request().Context()
 	m, err := s.Store.MessageByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) && providerID != "" {
@@ -187,7 +188,7 @@ func (s *Server) sentMessage(c echo.Context, id, providerID string) (store.Messa
 		return m, false, nil
 	case err != nil:
 		return m, false, err
-	case m.Status == store.MessagePending:
+	case m.Status == store.MessagePending && verified:
 		err = s.Store.MarkAccepted(ctx, m.ID, providerID)
 	}
 	return m, err == nil, err
@@ -242,7 +243,7 @@ func (s *Server) twilioStatus(c echo.Context) error {
 	case status == "read":
 		typ = "opened"
 	}
-	msg, found, err := s.sentMessage(c, c.QueryParam("message_id"), sid)
+	msg, found, err := s.sentMessage(c, c.QueryParam("message_id"), sid, s.Webhooks.TwilioAuthToken != "")
 	if err != nil {
 		return err
 	}

@@ -47,10 +47,11 @@ type Sender interface {
 type Failure int
 
 const (
-	// Retryable failures (timeouts, 429, 5xx) are tried again later.
+	// Retryable failures (timeouts, 429, 5xx, credentials refused) are
+	// tried again later.
 	Retryable Failure = iota
-	// Permanent failures (an invalid address, any other 4xx) are recorded
-	// and never retried.
+	// Permanent failures (an invalid address, other 4xx) are recorded and
+	// never retried.
 	Permanent
 	// Unreachable means the address is gone (an unregistered push token):
 	// it is removed from the customer and the send falls back to the next
@@ -98,9 +99,14 @@ func (e *Error) Error() string {
 }
 
 // Classify returns the failure an HTTP status means by itself: 408, 429
-// and 5xx are retryable, every other status is permanent.
+// and 5xx are retryable, and so are 401 and 403, which say our credentials
+// or sender are wrong rather than the message: sends wait (failing
+// visibly) until an operator fixes the configuration. Every other status
+// is permanent.
 func Classify(status int) Failure {
-	if status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500 {
+	switch {
+	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500,
+		status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return Retryable
 	}
 	return Permanent

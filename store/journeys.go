@@ -21,6 +21,10 @@ const (
 type Progress struct {
 	Step    string
 	Variant string
+	// Status, when set, ends the journey there (with Reason), so that a
+	// send just before an exit records the end with the message.
+	Status string
+	Reason string
 }
 
 // Journey is the read model of one customer's path through a campaign.
@@ -62,11 +66,14 @@ WHERE workflow_id = $1`, workflowID, status, p.Step, p.Variant, reason)
 
 // RecordProgress records where an active journey is.
 func (s *Store) RecordProgress(ctx context.Context, workflowID string, p Progress) error {
-	_, err := s.pool.Exec(ctx, updateProgress, workflowID, p.Step, p.Variant)
+	_, err := s.pool.Exec(ctx, updateProgress, workflowID, p.Step, p.Variant, p.Status, p.Reason)
 	return err
 }
 
-const updateProgress = `UPDATE journeys SET current_step = $2, variant = coalesce(nullif($3, ''), variant)
+const updateProgress = `UPDATE journeys SET current_step = $2, variant = coalesce(nullif($3, ''), variant),
+	status = coalesce(nullif($4, ''), status),
+	exit_reason = CASE WHEN $4 = '' THEN exit_reason ELSE nullif($5, '') END,
+	ended_at = CASE WHEN $4 = '' THEN ended_at ELSE now() END
 WHERE workflow_id = $1 AND status = 'active'`
 
 // markConverted marks the customer's active journeys whose campaign

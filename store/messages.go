@@ -155,6 +155,14 @@ RETURNING `+messageColumns, id, reason)
 	return stored, err
 }
 
+// GiveUp marks the pending messages of a send (its key, and the keys of
+// its fallback rounds) failed with reason, once the send stops retrying.
+func (s *Store) GiveUp(ctx context.Context, key, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE messages SET status = 'failed', reason = $2
+WHERE status = 'pending' AND (idempotency_key = $1 OR starts_with(idempotency_key, $1 || '/'))`, key, reason)
+	return err
+}
+
 // MarkAccepted records that the provider has a pending message, as its
 // webhook tells us: a send retried after the provider accepted the
 // message but before we recorded it then finds it sent.
@@ -168,7 +176,7 @@ func recordProgress(ctx context.Context, tx pgx.Tx, journeyID string, p Progress
 	if p.Step == "" {
 		return nil
 	}
-	_, err := tx.Exec(ctx, updateProgress, journeyID, p.Step, p.Variant)
+	_, err := tx.Exec(ctx, updateProgress, journeyID, p.Step, p.Variant, p.Status, p.Reason)
 	return err
 }
 

@@ -39,6 +39,7 @@ func NewChannel(c client.Client, taskQueue, channel string, acts *activities.Act
 		TaskQueueActivitiesPerSecond:       rate,
 		MaxConcurrentActivityExecutionSize: concurrency,
 	})
+	w.RegisterActivityWithOptions(acts.Deliver, activity.RegisterOptions{Name: "Deliver"})
 	w.RegisterActivityWithOptions(acts.Send, activity.RegisterOptions{Name: "Send"})
 	return w
 }

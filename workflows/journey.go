@@ -224,10 +224,17 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 	}
 	var res activities.DeliverResult
 	var err error
-	if workflow.GetVersion(ctx, perChannelSends, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		res, err = j.deliver(ctx, name+" by "+channels, in)
-	} else {
-		res, err = j.prepareAndSend(ctx, name+" by "+channels, in, len(step.Send.Candidates()))
+	summary := name + " by " + channels
+	candidates := step.Send.Candidates()
+	switch {
+	case workflow.GetVersion(ctx, perChannelSends, workflow.DefaultVersion, 1) == workflow.DefaultVersion:
+		res, err = j.deliver(ctx, workflow.GetInfo(ctx).TaskQueueName, summary, in)
+	case len(candidates) == 1:
+		in.Exit = j.exitAfter(step)
+		res, err = j.deliver(ctx, ChannelTaskQueue(workflow.GetInfo(ctx).TaskQueueName, candidates[0]), summary, in)
+	default:
+		in.Exit = j.exitAfter(step)
+		res, err = j.prepareAndSend(ctx, summary, in, len(candidates))
 	}
 	switch {
 	case temporal.IsCanceledError(err):
@@ -236,6 +243,13 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 		// The message could not be sent within a day: the journey goes on
 		// rather than hold the customer forever.
 		workflow.GetLogger(ctx).Error("Send failed", "step", name, "error", err)
+		if workflow.GetVersion(ctx, giveUpSends, workflow.DefaultVersion, 1) == 1 {
+			var a *activities.Activities
+			lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+			if err := workflow.ExecuteLocalActivity(lctx, a.GiveUp, activities.GiveUpInput{Key: in.Key, Reason: "retryable: gave up: " + err.Error()}).Get(ctx, nil); err != nil {
+				return "", err
+			}
+		}
 	case res.Reason == store.ReasonSuppressed:
 		j.refused = true
 		return name, nil
@@ -243,23 +257,37 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 		if res.Status == store.MessageFailed {
 			workflow.GetLogger(ctx).Warn("Message failed", "step", name, "channel", res.Channel, "reason", res.Reason)
 		}
-		j.recorded = store.Progress{Step: step.Next, Variant: j.variant}
+		j.recorded = in.Progress()
 	}
 	return step.Next, nil
 }
 
-// perChannelSends is the change that split a send into Prepare, a local
-// activity, and Send on the channel's own task queue. Journeys that sent
-// before it keep scheduling Deliver.
+// perChannelSends is the change that moved sends to each channel's own
+// task queue: Deliver there for a send on one channel, Prepare (a local
+// activity, which picks the channel) and Send there for a fallback send.
+// Journeys that sent before it keep scheduling Deliver on their own queue.
 const perChannelSends = "per-channel-sends"
+
+// giveUpSends is the change that marks a send's message failed when the
+// send stops retrying.
+const giveUpSends = "give-up-sends"
+
+// exitAfter returns the exit step that follows a send, if one does.
+func (j *journey) exitAfter(step campaign.Step) *campaign.Exit {
+	if next, ok := j.in.Definition.Steps[step.Next]; ok {
+		return next.Exit
+	}
+	return nil
+}
 
 // sendRetry retries a provider for a day; every retry finds the message
 // recorded and never sends it twice.
 var sendRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute}
 
-// deliver prepares and sends in one activity on the journey's task queue.
-func (j *journey) deliver(ctx workflow.Context, summary string, in activities.DeliverInput) (activities.DeliverResult, error) {
+// deliver prepares and sends in one activity on taskQueue.
+func (j *journey) deliver(ctx workflow.Context, taskQueue, summary string, in activities.DeliverInput) (activities.DeliverResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              taskQueue,
 		StartToCloseTimeout:    time.Minute,
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy:            sendRetry,
@@ -299,7 +327,7 @@ func (j *journey) prepareAndSend(ctx workflow.Context, summary string, in activi
 			RetryPolicy:            sendRetry,
 			Summary:                summary,
 		})
-		err := workflow.ExecuteActivity(sctx, a.Send, activities.SendInput{MessageID: res.MessageID, NextStep: in.NextStep, Variant: in.Variant}).Get(ctx, &res)
+		err := workflow.ExecuteActivity(sctx, a.Send, activities.SendInput{MessageID: res.MessageID, Progress: in.Progress()}).Get(ctx, &res)
 		if err != nil || !res.Fallback || round >= channels {
 			return res, err
 		}
@@ -416,6 +444,9 @@ func (j *journey) recordProgress(ctx workflow.Context, name string) error {
 // one marker event instead of three, and no task queue round trip.
 func (j *journey) finish(ctx workflow.Context, name, status, reason string) (JourneyResult, error) {
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: %s %s", name, status, reason))
+	if j.recorded == (store.Progress{Step: name, Variant: j.variant, Status: status, Reason: reason}) {
+		return j.result(status, reason), nil // the last send recorded it
+	}
 	ctx = workflow.WithLocalActivityOptions(ctx, localOptions)
 	var a *activities.Activities
 	err := workflow.ExecuteLocalActivity(ctx, a.FinishJourney, activities.FinishInput{

@@ -43,6 +43,11 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment()}
 	var a *activities.Activities
 	h.env.RegisterActivity(a)
+	h.env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
+			h.delivers = append(h.delivers, in)
+			return activities.DeliverResult{MessageID: in.Key, Channel: in.Send.Candidates()[0], Status: "sent"}, nil
+		})
 	h.env.OnActivity(a.Prepare, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
 			h.delivers = append(h.delivers, in)

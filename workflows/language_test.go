@@ -28,7 +28,7 @@ type journeyRun struct {
 	env   *testsuite.TestWorkflowEnvironment
 	store *store.Store
 	c     store.Campaign
-	// delivers records, for each Send started, the test clock's time.
+	// delivers records, for each Deliver or Send started, the test clock's time.
 	delivers []time.Time
 }
 
@@ -63,7 +63,7 @@ func newRun(t *testing.T, st *store.Store, definition string, customer store.Cus
 	r.env.RegisterActivity(&activities.Activities{Store: st, Senders: sandbox.All(slog.New(slog.NewTextHandler(io.Discard, nil)))})
 	r.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: id})
 	r.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
-		if info.ActivityType.Name == "Send" {
+		if info.ActivityType.Name == "Send" || info.ActivityType.Name == "Deliver" {
 			r.delivers = append(r.delivers, r.env.Now())
 		}
 	})

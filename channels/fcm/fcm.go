@@ -52,13 +52,19 @@ func (s *Sender) Send(ctx context.Context, m channels.Message) (string, error) {
 	if m.Link != "" {
 		data["link"] = m.Link
 	}
+	web := &messaging.WebpushConfig{Notification: &messaging.WebpushNotification{Tag: m.ID}}
+	if strings.HasPrefix(m.Link, "https://") { // FCM refuses any other web push link
+		web.FCMOptions = &messaging.WebpushFCMOptions{Link: m.Link}
+	}
+	// Apps open the deep link from the data; Android's click_action would
+	// want an intent name, not a link.
 	name, err := s.client.Send(ctx, &messaging.Message{
 		Token:        m.To,
 		Notification: &messaging.Notification{Title: m.Subject, Body: m.Body},
 		Data:         data,
-		Android:      &messaging.AndroidConfig{Notification: &messaging.AndroidNotification{Tag: m.ID, ClickAction: m.Link}},
+		Android:      &messaging.AndroidConfig{Notification: &messaging.AndroidNotification{Tag: m.ID}},
 		APNS:         &messaging.APNSConfig{Headers: map[string]string{"apns-collapse-id": m.ID}},
-		Webpush:      &messaging.WebpushConfig{Notification: &messaging.WebpushNotification{Tag: m.ID}},
+		Webpush:      web,
 	})
 	if err == nil {
 		return name, nil
@@ -70,7 +76,7 @@ func (s *Sender) Send(ctx context.Context, m channels.Message) (string, error) {
 	e := &channels.Error{Provider: s.Provider(), Failure: channels.Classify(res.StatusCode), Status: res.StatusCode,
 		Message: err.Error(), RetryAfter: channels.RetryAfter(res.Header, time.Now())}
 	switch {
-	case messaging.IsUnregistered(err), messaging.IsSenderIDMismatch(err):
+	case messaging.IsUnregistered(err):
 		e.Failure, e.Code = channels.Unreachable, "UNREGISTERED"
 	case messaging.IsInvalidArgument(err) && strings.Contains(err.Error(), "registration token"):
 		e.Failure, e.Code = channels.Unreachable, "INVALID_ARGUMENT"

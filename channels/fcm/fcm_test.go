@@ -37,7 +37,7 @@ func TestSend(t *testing.T) {
 	}
 	m := got[0]
 	if m.Token != msg.To || m.Notification["title"] != msg.Subject || m.Notification["body"] != msg.Body ||
-		m.Data["omni_message_id"] != msg.ID || m.Data["omni_campaign_id"] != "spring" || m.Data["link"] != msg.Link ||
+		m.Data["omni_message_id"] != msg.ID || m.Data["omni_campaign_id"] != "spring" || m.Data["link"] != msg.Link || m.Webpush.FCMOptions.Link != "" ||
 		m.Android.Notification["tag"] != msg.ID || m.APNS.Headers["apns-collapse-id"] != msg.ID {
 		t.Errorf("message = %+v", m)
 	}
@@ -81,7 +81,19 @@ func TestSendWrongCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.Send(context.Background(), msg)
-	if failure, e := channels.FailureOf(err); failure != channels.Permanent || e.Status != 401 {
+	if failure, e := channels.FailureOf(err); failure != channels.Retryable || e.Status != 401 {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSendWebLink(t *testing.T) {
+	srv := fcmtest.New(t)
+	m := msg
+	m.Link = "https://shop.example/products/42"
+	if _, err := newSender(t, srv).Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Accepted()[0]; got.Webpush.FCMOptions.Link != m.Link || got.Data["link"] != m.Link {
+		t.Fatalf("message = %+v", got)
 	}
 }

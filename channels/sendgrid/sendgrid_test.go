@@ -78,8 +78,9 @@ func TestSendFailures(t *testing.T) {
 		{"unavailable", sendgridtest.ServerError(503), channels.Retryable, 503, 0, ""},
 		{"invalid address", sendgridtest.Reply{Status: 400, Body: `{"errors":[{"message":"Does not contain a valid address.","field":"personalizations.0.to.0.email","help":"http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#message.personalizations.to"}]}`},
 			channels.Permanent, 400, 0, "personalizations.0.to.0.email: Does not contain a valid address."},
-		{"forbidden", sendgridtest.Reply{Status: 403, Body: `{"errors":[{"message":"The from address does not match a verified Sender Identity.","field":"from","help":null}]}`},
-			channels.Permanent, 403, 0, "verified Sender Identity"},
+		// Our configuration is wrong, not the message: wait for a fix.
+		{"unverified sender", sendgridtest.Reply{Status: 403, Body: `{"errors":[{"message":"The from address does not match a verified Sender Identity.","field":"from","help":null}]}`},
+			channels.Retryable, 403, 0, "verified Sender Identity"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := sendgridtest.New(t)
@@ -99,12 +100,13 @@ func TestSendFailures(t *testing.T) {
 	}
 }
 
+// A wrong key is our configuration, not the message: sends wait for a fix.
 func TestSendWrongKey(t *testing.T) {
 	srv := sendgridtest.New(t)
 	s := newSender(srv)
 	s.APIKey = "SG.revoked"
 	_, err := s.Send(context.Background(), msg)
-	if failure, e := channels.FailureOf(err); failure != channels.Permanent || e.Status != http.StatusUnauthorized {
+	if failure, e := channels.FailureOf(err); failure != channels.Retryable || e.Status != http.StatusUnauthorized {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -31,8 +31,8 @@ type Sender struct {
 	// StatusCallback is our status webhook's URL; each message adds its id
 	// as ?message_id= so that callbacks find it.
 	StatusCallback string
-	// BaseURL replaces https://api.twilio.com (a regional edge, or a local
-	// stand-in in tests).
+	// BaseURL replaces https://api.twilio.com: a local stand-in in tests,
+	// or a forwarding proxy.
 	BaseURL   string
 	Transport http.RoundTripper
 }
@@ -72,7 +72,7 @@ func (s *Sender) Send(ctx context.Context, m channels.Message) (string, error) {
 	case err != nil:
 		return "", err
 	case sent.Sid == nil:
-		return "", errors.New("twilio accepted the message without a sid")
+		return "", nil // accepted all the same: sending again would duplicate it
 	}
 	return *sent.Sid, nil
 }
@@ -87,13 +87,13 @@ type callTransport struct {
 }
 
 func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.WithContext(t.ctx)
+	req = req.Clone(t.ctx)
 	if t.base != "" {
 		u, err := url.Parse(t.base)
 		if err != nil {
 			return nil, err
 		}
-		req.URL.Scheme, req.URL.Host = u.Scheme, u.Host
+		req.URL.Scheme, req.URL.Host, req.Host = u.Scheme, u.Host, u.Host
 	}
 	next := t.next
 	if next == nil {

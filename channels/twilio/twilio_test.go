@@ -78,7 +78,7 @@ func TestSendWrongToken(t *testing.T) {
 	s := newSender(srv)
 	s.AuthToken = "wrong"
 	_, err := s.Send(context.Background(), msg)
-	if failure, e := channels.FailureOf(err); failure != channels.Permanent || e.Code != "20003" {
+	if failure, e := channels.FailureOf(err); failure != channels.Retryable || e.Code != "20003" {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -77,7 +77,7 @@ func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
 			return false
 		}
 		for _, a := range d.GetPendingActivities() {
-			if a.GetActivityType().GetName() == "Send" && a.GetAttempt() >= 2 && a.GetLastFailure() != nil {
+			if a.GetActivityType().GetName() == "Deliver" && a.GetAttempt() >= 2 && a.GetLastFailure() != nil {
 				return true
 			}
 		}

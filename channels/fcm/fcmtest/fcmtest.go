@@ -30,6 +30,11 @@ type Message struct {
 	APNS struct {
 		Headers map[string]string `json:"headers"`
 	} `json:"apns"`
+	Webpush struct {
+		FCMOptions struct {
+			Link string `json:"link"`
+		} `json:"fcm_options"`
+	} `json:"webpush"`
 }
 
 // Reply is an error the server answers instead of accepting a message.
