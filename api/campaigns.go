@@ -13,6 +13,7 @@ import (
 
 	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/store"
 )
@@ -42,8 +43,9 @@ func (s *Server) createCampaign(c echo.Context) error {
 // CampaignView is a campaign's latest version with what is happening in it.
 type CampaignView struct {
 	store.Campaign
-	Journeys map[string]int `json:"journeys"`
-	Launches []store.Launch `json:"launches"`
+	Journeys map[string]int  `json:"journeys"`
+	Launches []store.Launch  `json:"launches"`
+	Controls []store.Control `json:"controls"`
 }
 
 func (s *Server) campaign(ctx context.Context, id string) (store.Campaign, error) {
@@ -84,7 +86,37 @@ func (s *Server) getCampaign(c echo.Context) error {
 	if v.Launches, err = s.Store.Launches(c.Request().Context(), stored.ID); err != nil {
 		return err
 	}
+	if v.Controls, err = s.Store.Controls(c.Request().Context(), stored.ID); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, v)
+}
+
+// controlCampaign pauses, resumes or cancels a campaign: it records the
+// new status at once (new enrolments follow it) and answers 202; a
+// workflow carries the control to every running journey, and its progress
+// shows in GET /v1/campaigns/{id}.
+func (s *Server) controlCampaign(action string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Param("id")
+		ctl, err := control.Start(c.Request().Context(), s.Store, s.Temporal, s.Enroller.TaskQueue, id, action)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return notFound("no campaign %q", id)
+		case errors.Is(err, store.ErrWrongStatus):
+			status, _ := s.Store.CampaignStatus(c.Request().Context(), id)
+			return &Error{Status: http.StatusConflict, Code: "wrong_status",
+				Message: fmt.Sprintf("campaign %q is %s; it cannot %s", id, status, action)}
+		case err != nil:
+			return unavailable("the %s is recorded but could not start; it will not reach running journeys: %v", action, err)
+		}
+		return c.JSON(http.StatusAccepted, ctl)
+	}
+}
+
+// errCancelled answers enrolments and launches of a cancelled campaign.
+func errCancelled(id string) *Error {
+	return &Error{Status: http.StatusConflict, Code: "campaign_cancelled", Message: fmt.Sprintf("campaign %q is cancelled", id)}
 }
 
 type launchRequest struct {
@@ -123,6 +155,9 @@ func (s *Server) launchCampaign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if stored.Status == store.CampaignCancelled {
+		return errCancelled(stored.ID)
+	}
 	l, err := s.Enroller.StartLaunch(c.Request().Context(), stored, *a)
 	if err != nil {
 		return unavailable("could not start the launch: %v", err)
@@ -157,6 +192,9 @@ func (s *Server) enrollCustomer(c echo.Context) error {
 	e, err := s.Enroller.Enroll(ctx, stored, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, req.Data)
 	if err != nil {
 		return unavailable("could not start the journey: %v", err)
+	}
+	if e.Skipped == enroll.SkippedCancelled {
+		return errCancelled(stored.ID)
 	}
 	if e.Skipped == enroll.SkippedSuppressed {
 		return &Error{Status: http.StatusConflict, Code: "suppressed",

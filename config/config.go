@@ -43,6 +43,12 @@ type Config struct {
 	// OMNI_SEND_CONCURRENCY: how many sends of one channel a worker has in
 	// flight at once.
 	SendConcurrency int
+	// OMNI_WORKFLOW_POLLERS, OMNI_ACTIVITY_POLLERS and
+	// OMNI_STICKY_CACHE_SIZE tune the workers (see worker.Tuning); unset
+	// keeps the SDK's defaults.
+	WorkflowPollers int
+	ActivityPollers int
+	StickyCacheSize int
 	// Email through SendGrid when SENDGRID_API_KEY is set, else the sandbox.
 	SendGrid SendGrid
 	// SMS through Twilio when TWILIO_ACCOUNT_SID is set, else the sandbox.
@@ -71,6 +77,9 @@ func FromEnv() Config {
 		LaunchPageSize:     envInt("OMNI_LAUNCH_PAGE_SIZE", 500),
 		LaunchConcurrency:  envInt("OMNI_LAUNCH_CONCURRENCY", 16),
 		SendConcurrency:    envInt("OMNI_SEND_CONCURRENCY", 50),
+		WorkflowPollers:    envInt("OMNI_WORKFLOW_POLLERS", 0),
+		ActivityPollers:    envInt("OMNI_ACTIVITY_POLLERS", 0),
+		StickyCacheSize:    envInt("OMNI_STICKY_CACHE_SIZE", 0),
 		SendGrid: SendGrid{
 			APIKey:     os.Getenv("SENDGRID_API_KEY"),
 			APIURL:     env("SENDGRID_API_URL", "https://api.sendgrid.com"),

@@ -40,8 +40,12 @@ type Enrollment struct {
 	Skipped string `json:"skipped,omitempty"`
 }
 
-// SkippedSuppressed is why a customer who rejected the offer is not enrolled.
-const SkippedSuppressed = "suppressed"
+// Why a customer is not enrolled: they rejected the campaign's offer
+// lately, or the campaign was cancelled.
+const (
+	SkippedSuppressed = "suppressed"
+	SkippedCancelled  = "campaign_cancelled"
+)
 
 // Enroll starts the customer's journey through campaign c, unless one was
 // started before; data is the enrolment's data for templates. The customer
@@ -50,6 +54,20 @@ const SkippedSuppressed = "suppressed"
 func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.CustomerRef, data map[string]any) (Enrollment, error) {
 	customerID := customer.ID
 	id := workflows.JourneyID(c.ID, customerID)
+	input := workflows.JourneyInput{
+		CampaignID: c.ID, Version: c.Version, CustomerID: customerID, Definition: c.Definition,
+		Timezone: cmp.Or(customer.Timezone, e.DefaultTimezone), Data: data,
+	}
+	switch c.Status {
+	case store.CampaignCancelled:
+		return Enrollment{WorkflowID: id, Version: c.Version, Skipped: SkippedCancelled}, nil
+	case store.CampaignPaused:
+		seq, err := e.Store.ControlSeq(ctx, c.ID)
+		if err != nil {
+			return Enrollment{}, err
+		}
+		input.Paused, input.Control = true, seq
+	}
 	if offer := c.Definition.OfferID; offer != "" {
 		suppressed, err := e.Store.Suppressed(ctx, customerID, offer)
 		if err != nil {
@@ -78,10 +96,7 @@ func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.
 			workflows.CustomerIDAttr.ValueSet(customerID),
 		),
 		StaticSummary: fmt.Sprintf("%s v%d for customer %s", c.ID, c.Version, customerID),
-	}, workflows.Journey, workflows.JourneyInput{
-		CampaignID: c.ID, Version: c.Version, CustomerID: customerID, Definition: c.Definition,
-		Timezone: cmp.Or(customer.Timezone, e.DefaultTimezone), Data: data,
-	})
+	}, workflows.Journey, input)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return Enrollment{WorkflowID: id, RunID: started.RunId, Version: c.Version}, nil

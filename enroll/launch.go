@@ -75,6 +75,10 @@ func (a *Activities) EnrollAudience(ctx context.Context, in LaunchInput) (store.
 		if last == "" {
 			break
 		}
+		// A pause reaches the journeys enrolled from now on; a cancel ends the launch.
+		if c.Status, err = st.CampaignStatus(ctx, c.ID); err != nil || c.Status == store.CampaignCancelled {
+			return cur.Progress, err
+		}
 		cur.Progress.Skip("unknown_customer", skipped)
 		if err := a.enrollPage(ctx, c, page, &cur.Progress); err != nil {
 			return cur.Progress, err

@@ -34,7 +34,8 @@ func scanCampaign(row pgx.Row) (Campaign, error) {
 	return c, json.Unmarshal(def, &c.Definition)
 }
 
-// CreateCampaign stores def as the campaign's next version (1 for a new one).
+// CreateCampaign stores def as the campaign's next version (1 for a new
+// one); a paused or cancelled campaign stays so.
 func (s *Store) CreateCampaign(ctx context.Context, def *campaign.Definition) (Campaign, error) {
 	doc, err := json.Marshal(def)
 	if err != nil {
@@ -51,8 +52,10 @@ func (s *Store) CreateCampaign(ctx context.Context, def *campaign.Definition) (C
 			return err
 		}
 		c, err = scanCampaign(tx.QueryRow(ctx, `
-INSERT INTO campaigns (id, version, name, offer_id, definition)
-SELECT $1, coalesce(max(version), 0) + 1, $2, nullif($3, ''), $4 FROM campaigns WHERE id = $1
+INSERT INTO campaigns (id, version, name, offer_id, definition, status)
+SELECT $1, coalesce(max(version), 0) + 1, $2, nullif($3, ''), $4,
+	coalesce((SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1), 'active')
+FROM campaigns WHERE id = $1
 RETURNING `+campaignColumns, def.ID, name, def.OfferID, doc))
 		return err
 	})
@@ -71,12 +74,17 @@ func (s *Store) CampaignVersion(ctx context.Context, id string, version int) (Ca
 
 // JourneyCounts counts a campaign's journeys by status.
 func (s *Store) JourneyCounts(ctx context.Context, campaignID string) (map[string]int, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT status, count(*) FROM journeys WHERE campaign_id = $1 GROUP BY status`, campaignID)
+	return s.countBy(ctx, `SELECT status, count(*) FROM journeys WHERE campaign_id = $1 GROUP BY status`, campaignID)
+}
+
+// countBy runs a query of (key, count) rows into a map.
+func (s *Store) countBy(ctx context.Context, query string, args ...any) (map[string]int, error) {
+	rows, _ := s.pool.Query(ctx, query, args...)
 	counts := map[string]int{}
-	var status string
+	var key string
 	var n int
-	_, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error {
-		counts[status] = n
+	_, err := pgx.ForEachRow(rows, []any{&key, &n}, func() error {
+		counts[key] = n
 		return nil
 	})
 	return counts, err

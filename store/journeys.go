@@ -97,15 +97,7 @@ func (s *Store) CustomerJourneys(ctx context.Context, customerID string) ([]Jour
 
 // JourneySteps counts a campaign's active journeys by current step.
 func (s *Store) JourneySteps(ctx context.Context, campaignID string) (map[string]int, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT current_step, count(*) FROM journeys WHERE campaign_id = $1 AND status = 'active' GROUP BY current_step`, campaignID)
-	counts := map[string]int{}
-	var step string
-	var n int
-	_, err := pgx.ForEachRow(rows, []any{&step, &n}, func() error {
-		counts[step] = n
-		return nil
-	})
-	return counts, err
+	return s.countBy(ctx, `SELECT current_step, count(*) FROM journeys WHERE campaign_id = $1 AND status = 'active' GROUP BY current_step`, campaignID)
 }
 
 // Journey returns one journey, or ErrNotFound.

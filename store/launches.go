@@ -59,7 +59,7 @@ func (s *Store) CreateLaunch(ctx context.Context, l Launch) error {
 func (s *Store) UpdateLaunch(ctx context.Context, id string, p LaunchProgress, done bool) error {
 	_, err := s.pool.Exec(ctx, `
 UPDATE launches SET enrolled = $2, already_enrolled = $3, skipped = $4, skipped_reasons = coalesce($6, '{}'::jsonb),
-	status = CASE WHEN $5 THEN 'finished' ELSE status END,
+	status = CASE WHEN $5 AND status = 'running' THEN 'finished' ELSE status END,
 	finished_at = CASE WHEN $5 THEN now() ELSE finished_at END
 WHERE id = $1`, id, p.Enrolled, p.AlreadyEnrolled, p.Skipped, done, p.SkippedReasons)
 	return err

@@ -182,15 +182,7 @@ func recordProgress(ctx context.Context, tx pgx.Tx, journeyID string, p Progress
 
 // MessageCounts counts a campaign's messages by status.
 func (s *Store) MessageCounts(ctx context.Context, campaignID string) (map[string]int, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT status, count(*) FROM messages WHERE campaign_id = $1 GROUP BY status`, campaignID)
-	counts := map[string]int{}
-	var status string
-	var n int
-	_, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error {
-		counts[status] = n
-		return nil
-	})
-	return counts, err
+	return s.countBy(ctx, `SELECT status, count(*) FROM messages WHERE campaign_id = $1 GROUP BY status`, campaignID)
 }
 
 // CustomerMessages lists a customer's latest messages, newest first.

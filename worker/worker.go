@@ -15,17 +15,46 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/omni-orchestrator/omni/activities"
+	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/workflows"
 )
 
-// New returns a worker for every workflow and activity of omni.
-func New(c client.Client, taskQueue string, acts *activities.Activities, launch *enroll.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+// Tuning is what operators turn when they scale out; zero keeps the SDK's
+// default.
+type Tuning struct {
+	// WorkflowPollers and ActivityPollers are each worker's long polls on
+	// its task queue (SDK default 2). More pollers pay off when a worker
+	// sits far from the server or when many workers share few partitions.
+	WorkflowPollers int
+	ActivityPollers int
+	// StickyCacheSize is how many journeys a worker process keeps in
+	// memory between their workflow tasks (SDK default 10,000); a journey
+	// evicted from it is replayed from its history on its next task.
+	StickyCacheSize int
+}
+
+// Apply sets the process-wide parts of the tuning; call it before New.
+func (t Tuning) Apply() {
+	if t.StickyCacheSize > 0 {
+		sdkworker.SetStickyWorkflowCacheSize(t.StickyCacheSize)
+	}
+}
+
+func (t Tuning) options() sdkworker.Options {
+	return sdkworker.Options{MaxConcurrentWorkflowTaskPollers: t.WorkflowPollers, MaxConcurrentActivityTaskPollers: t.ActivityPollers}
+}
+
+// New returns the worker for journeys, launches and campaign controls and
+// their activities.
+func New(c client.Client, taskQueue string, t Tuning, acts *activities.Activities, launch *enroll.Activities, ctl *control.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, t.options())
 	w.RegisterWorkflow(workflows.Journey)
 	w.RegisterWorkflow(enroll.Launch)
+	w.RegisterWorkflow(control.Campaign)
 	w.RegisterActivity(acts)
 	w.RegisterActivity(launch)
+	w.RegisterActivity(ctl)
 	return w
 }
 
@@ -34,11 +63,10 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, launch 
 // across all workers (the server enforces it, so adding workers never
 // exceeds a provider's limit; 0 is no cap); concurrency caps this
 // worker's sends in flight.
-func NewChannel(c client.Client, taskQueue, channel string, acts *activities.Activities, rate float64, concurrency int) sdkworker.Worker {
-	w := sdkworker.New(c, workflows.ChannelTaskQueue(taskQueue, channel), sdkworker.Options{
-		TaskQueueActivitiesPerSecond:       rate,
-		MaxConcurrentActivityExecutionSize: concurrency,
-	})
+func NewChannel(c client.Client, taskQueue, channel string, t Tuning, acts *activities.Activities, rate float64, concurrency int) sdkworker.Worker {
+	o := t.options()
+	o.TaskQueueActivitiesPerSecond, o.MaxConcurrentActivityExecutionSize = rate, concurrency
+	w := sdkworker.New(c, workflows.ChannelTaskQueue(taskQueue, channel), o)
 	w.RegisterActivityWithOptions(acts.Deliver, activity.RegisterOptions{Name: "Deliver"})
 	w.RegisterActivityWithOptions(acts.Send, activity.RegisterOptions{Name: "Send"})
 	return w

@@ -19,6 +19,17 @@ import (
 // ResponseSignal is the signal that brings a customer's response to a journey.
 const ResponseSignal = "response"
 
+// ControlSignal pauses or resumes a journey with its campaign.
+const ControlSignal = "control"
+
+// Control is a pause or resume of the journey's campaign. Seq orders the
+// controls of a campaign: a journey applies only a control newer than the
+// last it applied, so a late pause cannot undo a resume.
+type Control struct {
+	Action string // pause or resume
+	Seq    int64
+}
+
 // Search attributes set on every journey, so engineers can filter journeys
 // in the Temporal UI (`CampaignId = "spring-sale"`).
 var (
@@ -44,6 +55,10 @@ type JourneyInput struct {
 	Timezone string
 	// Data is the enrolment's data; templates see it as `data`.
 	Data map[string]any
+	// Paused starts the journey paused, under the campaign's control Seq
+	// (a journey enrolled in a paused campaign).
+	Paused  bool
+	Control int64
 }
 
 // Response is a customer's response as a journey sees it.
@@ -82,6 +97,10 @@ type journey struct {
 	// refused is set when the store refused a send because the customer
 	// rejected the offer meanwhile.
 	refused bool
+	// paused holds the journey before its next send; control is the Seq of
+	// the last control applied.
+	paused  bool
+	control int64
 	// recorded is what the journeys table shows; the journey writes only
 	// when it pauses somewhere else.
 	recorded store.Progress
@@ -97,7 +116,9 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		visits:   map[string]int{},
 		recorded: store.Progress{Step: in.Definition.StartAt},
 	}
+	j.paused, j.control = in.Paused, in.Control
 	j.receiveResponses(ctx)
+	j.receiveControls(ctx)
 
 	name := in.Definition.StartAt
 	for {
@@ -159,6 +180,19 @@ func (j *journey) receiveResponses(ctx workflow.Context) {
 	})
 }
 
+func (j *journey) receiveControls(ctx workflow.Context) {
+	ch := workflow.GetSignalChannel(ctx, ControlSignal)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var c Control
+			ch.Receive(ctx, &c)
+			if c.Seq > j.control {
+				j.control, j.paused = c.Seq, c.Action == store.ControlPause
+			}
+		}
+	})
+}
+
 func (j *journey) rules() campaign.Rules {
 	if j.in.Definition.Rules == nil {
 		return campaign.Rules{}
@@ -201,6 +235,16 @@ func (j *journey) pause(ctx workflow.Context, name string, d time.Duration, deta
 }
 
 func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (string, error) {
+	if j.paused {
+		// Waits and timers run on while the campaign is paused; sends wait.
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: paused with the campaign, before sending", name))
+		if err := j.recordProgress(ctx, name); err != nil {
+			return "", err
+		}
+		if err := workflow.Await(ctx, func() bool { return !j.paused || j.stopRequested() }); err != nil || j.stopRequested() {
+			return name, err
+		}
+	}
 	now := workflow.Now(ctx)
 	if until, quiet := j.rules().QuietHours.QuietUntil(now, j.loc); quiet {
 		if err := j.pause(ctx, name, until.Sub(now), "holding the send for quiet hours"); err != nil || j.stopRequested() {

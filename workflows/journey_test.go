@@ -13,6 +13,7 @@ import (
 
 	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/store"
 )
 
 const welcome = `{
@@ -35,7 +36,9 @@ type harness struct {
 	t        *testing.T
 	env      *testsuite.TestWorkflowEnvironment
 	delivers []activities.DeliverInput
-	finishes []activities.FinishInput
+	// deliveredAt is the test clock at each Deliver.
+	deliveredAt []time.Time
+	finishes    []activities.FinishInput
 }
 
 func newHarness(t *testing.T) *harness {
@@ -46,6 +49,7 @@ func newHarness(t *testing.T) *harness {
 	h.env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
 			h.delivers = append(h.delivers, in)
+			h.deliveredAt = append(h.deliveredAt, h.env.Now())
 			return activities.DeliverResult{MessageID: in.Key, Channel: in.Send.Candidates()[0], Status: "sent"}, nil
 		})
 	h.env.OnActivity(a.Prepare, mock.Anything, mock.Anything).Return(
@@ -57,6 +61,7 @@ func newHarness(t *testing.T) *harness {
 		func(_ context.Context, in activities.SendInput) (activities.DeliverResult, error) {
 			return activities.DeliverResult{MessageID: in.MessageID, Status: "sent"}, nil
 		})
+	h.env.OnActivity(a.RecordProgress, mock.Anything, mock.Anything).Return(nil)
 	h.env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.FinishInput) error {
 			h.finishes = append(h.finishes, in)
@@ -74,12 +79,20 @@ func (h *harness) respond(after time.Duration, eventID, typ string) {
 
 func (h *harness) run() JourneyResult {
 	h.t.Helper()
-	d, ps := campaign.Parse([]byte(welcome))
+	return h.runWith(welcome, JourneyInput{})
+}
+
+// runWith runs the journey of campaign definition def, with the rest of
+// its input from in.
+func (h *harness) runWith(def string, in JourneyInput) JourneyResult {
+	h.t.Helper()
+	d, ps := campaign.Parse([]byte(def))
 	if len(ps) > 0 {
 		h.t.Fatal(ps)
 	}
-	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: JourneyID("welcome", "c1")})
-	h.env.ExecuteWorkflow(Journey, JourneyInput{CampaignID: "welcome", Version: 1, CustomerID: "c1", Definition: *d})
+	in.CampaignID, in.Version, in.CustomerID, in.Definition = d.ID, 1, "c1", *d
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: JourneyID(d.ID, "c1")})
+	h.env.ExecuteWorkflow(Journey, in)
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("journey did not complete")
 	}
@@ -184,4 +197,72 @@ func TestJourneyInputSurvivesJSON(t *testing.T) {
 	if ps := back.Definition.Validate(); len(ps) > 0 || back.Definition.Steps["wait-1"].On["timeout"] != "sms-1" {
 		t.Fatalf("round trip lost data: %v", ps)
 	}
+}
+
+// delayedSend waits an hour, then sends, then exits.
+const delayedSend = `{"id": "ctl", "start_at": "later", "steps": {
+  "later": {"delay": {"for": "1h"}, "next": "mail"},
+  "mail":  {"send": {"channel": "email", "template": {"subject": "Hi", "body": "Hi"}}, "next": "done"},
+  "done":  {"exit": {}}}}`
+
+func (h *harness) control(after time.Duration, action string, seq int64) {
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(ControlSignal, Control{Action: action, Seq: seq})
+	}, after)
+}
+
+func TestPausedJourneyHoldsItsSendUntilResumed(t *testing.T) {
+	h := newHarness(t)
+	h.control(10*time.Minute, "pause", 2)
+	h.control(90*time.Minute, "pause", 1) // reaches the journey late: older than the pause it has
+	h.control(3*time.Hour, "resume", 3)
+	h.control(4*time.Hour, "pause", 1) // a stale pause after the resume changes nothing
+	start := h.env.Now()
+	res := h.runWith(delayedSend, JourneyInput{})
+	if res.Status != store.JourneyCompleted || len(h.deliveredAt) != 1 {
+		t.Fatalf("result %+v, %d sends", res, len(h.deliveredAt))
+	}
+	if got := h.deliveredAt[0].Sub(start); got != 3*time.Hour {
+		t.Fatalf("sent %v into the journey, want at the resume (3h)", got)
+	}
+}
+
+func TestStalePauseDoesNotUndoAResume(t *testing.T) {
+	h := newHarness(t)
+	h.control(10*time.Minute, "pause", 2)
+	h.control(30*time.Minute, "resume", 3)
+	h.control(45*time.Minute, "pause", 2) // the first pause, delivered again late
+	start := h.env.Now()
+	h.runWith(delayedSend, JourneyInput{})
+	if len(h.deliveredAt) != 1 || h.deliveredAt[0].Sub(start) != time.Hour {
+		t.Fatalf("sends at %v, want one when the delay ends", h.deliveredAt)
+	}
+}
+
+func TestJourneyEnrolledPausedWaitsForResume(t *testing.T) {
+	h := newHarness(t)
+	h.control(2*time.Hour, "resume", 6)
+	start := h.env.Now()
+	h.runWith(delayedSend, JourneyInput{Paused: true, Control: 5})
+	if len(h.deliveredAt) != 1 || h.deliveredAt[0].Sub(start) != 2*time.Hour {
+		t.Fatalf("sends at %v", h.deliveredAt)
+	}
+}
+
+func TestCancelledPausedJourneyEndsCancelled(t *testing.T) {
+	h := newHarness(t)
+	h.control(10*time.Minute, "pause", 1)
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, 2*time.Hour)
+	h.env.ExecuteWorkflow(Journey, JourneyInput{CampaignID: "ctl", Version: 1, CustomerID: "c1", Definition: parse(t, delayedSend)})
+	if len(h.delivers) != 0 || len(h.finishes) != 1 || h.finishes[0].Status != store.JourneyCancelled || h.finishes[0].Step != "mail" {
+		t.Fatalf("sends %d, finishes %+v", len(h.delivers), h.finishes)
+	}
+}
+
+func parse(t *testing.T, def string) campaign.Definition {
+	d, ps := campaign.Parse([]byte(def))
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	return *d
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/config"
+	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/demo"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/responses"
@@ -126,9 +127,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runWorke
 			acts.Senders[ch] = p.sender
 		}
 		launch := &enroll.Activities{Enroller: enroller, PageSize: cfg.LaunchPageSize, Concurrency: cfg.LaunchConcurrency}
-		workers := []sdkworker.Worker{worker.New(tc, cfg.TaskQueue, acts, launch)}
+		ctl := &control.Activities{Store: st, Temporal: tc, PageSize: cfg.LaunchPageSize, Concurrency: cfg.LaunchConcurrency}
+		tuning := worker.Tuning{WorkflowPollers: cfg.WorkflowPollers, ActivityPollers: cfg.ActivityPollers, StickyCacheSize: cfg.StickyCacheSize}
+		tuning.Apply()
+		workers := []sdkworker.Worker{worker.New(tc, cfg.TaskQueue, tuning, acts, launch, ctl)}
 		for _, ch := range campaign.Channels {
-			workers = append(workers, worker.NewChannel(tc, cfg.TaskQueue, ch, acts, provs[ch].rate, cfg.SendConcurrency))
+			workers = append(workers, worker.NewChannel(tc, cfg.TaskQueue, ch, tuning, acts, provs[ch].rate, cfg.SendConcurrency))
 		}
 		for _, w := range workers {
 			if err := w.Start(); err != nil {

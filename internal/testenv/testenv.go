@@ -21,6 +21,7 @@ import (
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
+	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
@@ -118,9 +119,10 @@ func StartWith(t testing.TB, opts Options) *Env {
 	}
 	maps.Copy(e.Senders, opts.Senders)
 	acts := &activities.Activities{Store: st, Senders: e.Senders}
-	workers := []sdkworker.Worker{worker.New(tc, TaskQueue, acts, &enroll.Activities{Enroller: e.Enroller, PageSize: 2, Concurrency: 4})}
+	workers := []sdkworker.Worker{worker.New(tc, TaskQueue, worker.Tuning{}, acts, &enroll.Activities{Enroller: e.Enroller, PageSize: 2, Concurrency: 4},
+		&control.Activities{Store: st, Temporal: tc, PageSize: 2, Concurrency: 4})}
 	for _, ch := range campaign.Channels {
-		workers = append(workers, worker.NewChannel(tc, TaskQueue, ch, acts, opts.Rates[ch], 50))
+		workers = append(workers, worker.NewChannel(tc, TaskQueue, ch, worker.Tuning{}, acts, opts.Rates[ch], 50))
 	}
 	for _, w := range workers {
 		if err := w.Start(); err != nil {

@@ -1,0 +1,153 @@
+// Package control pauses, resumes and cancels a running campaign: a
+// workflow carries the control to every active journey of the campaign in
+// the background, so that the request returns at once however many
+// journeys there are, and reports its progress on the way.
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/omni-orchestrator/omni/store"
+	"github.com/omni-orchestrator/omni/workflows"
+)
+
+// Input is one control of a campaign.
+type Input struct {
+	ControlID  string
+	CampaignID string
+	Action     string // pause, resume or cancel
+	Seq        int64
+}
+
+// Progress is how far a control has reached.
+type Progress struct {
+	Journeys int // signalled or cancelled
+	Finished int // ended before the control reached them
+}
+
+// Campaign carries a control to every active journey of the campaign from
+// one heartbeating activity; its own history stays a handful of events.
+func Campaign(ctx workflow.Context, in Input) (Progress, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 24 * time.Hour,
+		HeartbeatTimeout:    time.Minute,
+		Summary:             in.Action + " " + in.CampaignID,
+	})
+	var a *Activities
+	var p Progress
+	err := workflow.ExecuteActivity(ctx, a.ControlJourneys, in).Get(ctx, &p)
+	return p, err
+}
+
+// Activities are the control's activities.
+type Activities struct {
+	Store    *store.Store
+	Temporal client.Client
+	// PageSize journeys are read at a time; Concurrency bounds the signals
+	// or cancellations in flight.
+	PageSize    int
+	Concurrency int
+}
+
+type cursor struct {
+	After    string
+	Progress Progress
+}
+
+// ControlJourneys pages through the campaign's active journeys in workflow
+// id order: it signals a pause or resume to each, or cancels each (and the
+// campaign's running launches first, so that nobody new is enrolled).
+// Progress is recorded on the control after each page; a retry resumes
+// after the last page.
+func (a *Activities) ControlJourneys(ctx context.Context, in Input) (Progress, error) {
+	var cur cursor
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &cur); err != nil {
+			return cur.Progress, err
+		}
+	}
+	if in.Action == store.ControlCancel {
+		launches, err := a.Store.CancelLaunches(ctx, in.CampaignID)
+		if err != nil {
+			return cur.Progress, err
+		}
+		for _, id := range launches {
+			if err := a.Temporal.CancelWorkflow(ctx, id, ""); err != nil && !gone(err) {
+				return cur.Progress, fmt.Errorf("cancel launch %s: %w", id, err)
+			}
+		}
+	}
+	for {
+		ids, err := a.Store.ActiveJourneysAfter(ctx, in.CampaignID, cur.After, a.PageSize)
+		if err != nil || len(ids) == 0 {
+			if err == nil {
+				err = a.Store.UpdateControl(ctx, in.ControlID, cur.Progress.Journeys, cur.Progress.Finished, true)
+			}
+			return cur.Progress, err
+		}
+		var reached, finished atomic.Int64
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(a.Concurrency)
+		for _, id := range ids {
+			g.Go(func() error {
+				err := a.apply(gctx, in, id)
+				switch {
+				case gone(err):
+					finished.Add(1)
+				case err != nil:
+					return fmt.Errorf("%s %s: %w", in.Action, id, err)
+				default:
+					reached.Add(1)
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return cur.Progress, err
+		}
+		cur.After = ids[len(ids)-1]
+		cur.Progress.Journeys += int(reached.Load())
+		cur.Progress.Finished += int(finished.Load())
+		activity.RecordHeartbeat(ctx, cur)
+		if err := a.Store.UpdateControl(ctx, in.ControlID, cur.Progress.Journeys, cur.Progress.Finished, false); err != nil {
+			return cur.Progress, err
+		}
+	}
+}
+
+func (a *Activities) apply(ctx context.Context, in Input, journeyID string) error {
+	if in.Action == store.ControlCancel {
+		return a.Temporal.CancelWorkflow(ctx, journeyID, "")
+	}
+	return a.Temporal.SignalWorkflow(ctx, journeyID, "", workflows.ControlSignal, workflows.Control{Action: in.Action, Seq: in.Seq})
+}
+
+// gone says the workflow ended before the control reached it.
+func gone(err error) bool {
+	var notFound *serviceerror.NotFound
+	return errors.As(err, &notFound)
+}
+
+// Start records the control and starts the workflow that carries it out.
+func Start(ctx context.Context, st *store.Store, tc client.Client, taskQueue, campaignID, action string) (store.Control, error) {
+	c, err := st.StartControl(ctx, campaignID, action)
+	if err != nil {
+		return c, err
+	}
+	_, err = tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:            c.ID,
+		TaskQueue:     taskQueue,
+		StaticSummary: fmt.Sprintf("%s of campaign %s", action, campaignID),
+	}, Campaign, Input{ControlID: c.ID, CampaignID: campaignID, Action: action, Seq: c.Seq})
+	return c, err
+}

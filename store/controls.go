@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Campaign statuses, and the controls that move between them.
+const (
+	CampaignActive    = "active"
+	CampaignPaused    = "paused"
+	CampaignCancelled = "cancelled"
+
+	ControlPause  = "pause"
+	ControlResume = "resume"
+	ControlCancel = "cancel"
+)
+
+// ErrWrongStatus is a control the campaign's status does not allow.
+var ErrWrongStatus = errors.New("the campaign's status does not allow this")
+
+// Control is one pause, resume or cancel of a campaign, and how far it
+// has reached through the campaign's journeys.
+type Control struct {
+	ID         string     `json:"id" db:"id"`
+	CampaignID string     `json:"campaign_id" db:"campaign_id"`
+	Action     string     `json:"action" db:"action"`
+	Seq        int64      `json:"-" db:"seq"`
+	Status     string     `json:"status" db:"status"`
+	Journeys   int        `json:"journeys" db:"journeys"`
+	Finished   int        `json:"already_finished" db:"finished"`
+	CreatedAt  time.Time  `json:"created_at" db:"created_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty" db:"finished_at"`
+}
+
+const controlColumns = `id, campaign_id, action, seq, status, journeys, finished, created_at, finished_at`
+
+// controlFrom is the status each control needs the campaign in.
+var controlFrom = map[string]struct{ from, to string }{
+	ControlPause:  {CampaignActive, CampaignPaused},
+	ControlResume: {CampaignPaused, CampaignActive},
+	ControlCancel: {"", CampaignCancelled},
+}
+
+// StartControl moves the campaign to the action's status and records the
+// control that will carry it to the journeys. ErrNotFound for an unknown
+// campaign, ErrWrongStatus when the status does not allow the action
+// (pause an active campaign, resume a paused one, cancel any not cancelled).
+func (s *Store) StartControl(ctx context.Context, campaignID, action string) (Control, error) {
+	move, ok := controlFrom[action]
+	if !ok {
+		return Control{}, errors.New("unknown control " + action)
+	}
+	var c Control
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1 FOR UPDATE`, campaignID).Scan(&status)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return ErrNotFound
+		case err != nil:
+			return err
+		case status == CampaignCancelled || move.from != "" && status != move.from:
+			return ErrWrongStatus
+		}
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = $2 WHERE id = $1`, campaignID, move.to); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, `INSERT INTO campaign_controls (id, campaign_id, action, seq)
+VALUES ($1, $2, $3, nextval('campaign_control_seq')) RETURNING `+controlColumns,
+			"control:"+campaignID+":"+action+":"+uuid.NewString(), campaignID, action)
+		c, err = collectOne(rows, pgx.RowToStructByName[Control])
+		return err
+	})
+	return c, err
+}
+
+// UpdateControl records a control's progress; done marks it finished.
+func (s *Store) UpdateControl(ctx context.Context, id string, journeys, finished int, done bool) error {
+	_, err := s.pool.Exec(ctx, `UPDATE campaign_controls SET journeys = $2, finished = $3,
+	status = CASE WHEN $4 THEN 'finished' ELSE status END,
+	finished_at = CASE WHEN $4 THEN now() ELSE finished_at END
+WHERE id = $1`, id, journeys, finished, done)
+	return err
+}
+
+// Controls lists a campaign's controls, newest first.
+func (s *Store) Controls(ctx context.Context, campaignID string) ([]Control, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls WHERE campaign_id = $1 ORDER BY created_at DESC LIMIT 20`, campaignID)
+	return pgx.CollectRows(rows, pgx.RowToStructByName[Control])
+}
+
+// ActiveJourneysAfter pages through a campaign's active journeys by
+// workflow id.
+func (s *Store) ActiveJourneysAfter(ctx context.Context, campaignID, after string, limit int) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT workflow_id FROM journeys WHERE campaign_id = $1 AND status = 'active' AND workflow_id > $2
+ORDER BY workflow_id LIMIT $3`, campaignID, after, limit)
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// CancelLaunches marks a campaign's running launches cancelled and returns
+// their ids.
+func (s *Store) CancelLaunches(ctx context.Context, campaignID string) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `UPDATE launches SET status = 'cancelled', finished_at = now()
+WHERE campaign_id = $1 AND status = 'running' RETURNING id`, campaignID)
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// CampaignStatus returns the status of the campaign's latest version.
+func (s *Store) CampaignStatus(ctx context.Context, campaignID string) (string, error) {
+	var status string
+	err := s.pool.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1`, campaignID).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return status, err
+}
+
+// ControlSeq is the Seq of the campaign's latest control (0 for none).
+func (s *Store) ControlSeq(ctx context.Context, campaignID string) (int64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM campaign_controls WHERE campaign_id = $1`, campaignID).Scan(&seq)
+	return seq, err
+}
