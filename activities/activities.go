@@ -220,7 +220,7 @@ func (a *Activities) CustomerFacts(ctx context.Context, customerID string) (camp
 	if err != nil {
 		return campaign.Facts{}, fmt.Errorf("load customer %s: %w", customerID, err)
 	}
-	return facts(c), nil
+	return Facts(c), nil
 }
 
 // ProgressInput is a journey's position for the read model.

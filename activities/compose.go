@@ -98,8 +98,9 @@ func consentOf(c store.Customer, channel string) bool {
 	return false
 }
 
-// facts are what branch conditions see of the customer.
-func facts(c store.Customer) campaign.Facts {
+// Facts are what conditions (a branch's, a launch filter's) see of the
+// customer.
+func Facts(c store.Customer) campaign.Facts {
 	f := campaign.Facts{Attributes: c.Attributes, Reachable: map[string]bool{}, Consent: map[string]bool{}}
 	for _, ch := range campaign.Channels {
 		f.Reachable[ch] = addressOf(c, ch) != ""

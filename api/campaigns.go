@@ -139,6 +139,11 @@ func (s *Server) launchCampaign(c echo.Context) error {
 	case len(a.CustomerIDs) > maxListedAudience:
 		return invalid("invalid_request", "audience too large", campaign.Problem{Path: "audience.customer_ids", Message: "at most 100000 ids; use all, or launch in parts"})
 	}
+	if a.Filter != nil {
+		if ps := campaign.ValidateFilter("audience.filter", *a.Filter); len(ps) > 0 {
+			return invalid("invalid_request", "the audience filter is invalid", ps...)
+		}
+	}
 	seen := map[string]bool{}
 	ids := a.CustomerIDs[:0]
 	for i, id := range a.CustomerIDs {

@@ -330,6 +330,30 @@ func validateCondition(ps *Problems, path string, c Condition) {
 	}
 }
 
+// ValidateFilter checks a condition that picks customers for a launch:
+// anything a branch may test but responses, since no journey has begun.
+func ValidateFilter(path string, c Condition) Problems {
+	var ps Problems
+	validateCondition(&ps, path, c)
+	noResponses(&ps, path, c)
+	return ps
+}
+
+func noResponses(ps *Problems, path string, c Condition) {
+	if c.Responded != "" {
+		ps.add(Join(path, "responded"), "a launch filter picks customers before their journey begins: test attributes, consent or reachable")
+	}
+	for i, sub := range c.All {
+		noResponses(ps, Index(Join(path, "all"), i), sub)
+	}
+	for i, sub := range c.Any {
+		noResponses(ps, Index(Join(path, "any"), i), sub)
+	}
+	if c.Not != nil {
+		noResponses(ps, Join(path, "not"), *c.Not)
+	}
+}
+
 func (d *Definition) validateExperiment(ps *Problems, path string, e *Experiment) {
 	if len(e.Variants) < 2 {
 		ps.add(Join(path, "variants"), "an experiment needs at least two variants")

@@ -3,6 +3,7 @@ package enroll
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -11,29 +12,62 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/store"
 )
 
-// LaunchInput names the campaign version and the audience to enroll.
+// LaunchInput names the campaign version and the audience to enroll, and
+// where an earlier run of the launch stopped.
 type LaunchInput struct {
 	LaunchID   string
 	CampaignID string
 	Version    int
 	Audience   store.Audience
+	After      string // the last customer id gone through
+	Progress   store.LaunchProgress
 }
 
-// Launch enrolls an audience in a campaign. The work happens in one
-// heartbeating activity, so the launch's own history stays a handful of
-// events whatever the audience size.
+// A launch enrolls pagesPerBatch pages per activity, and continues as new
+// after batchesPerRun activities: its history stays a few hundred events
+// whatever the audience size, and a retry redoes at most one page.
+const (
+	pagesPerBatch   = 20
+	batchesPerRun   = 50
+	launchInBatches = "launch-in-batches"
+)
+
+// Launch enrolls an audience in a campaign, in batches of pages, each from
+// a heartbeating activity.
 func Launch(ctx workflow.Context, in LaunchInput) (store.LaunchProgress, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 24 * time.Hour,
 		HeartbeatTimeout:    time.Minute,
 	})
 	var a *Activities
-	var p store.LaunchProgress
-	err := workflow.ExecuteActivity(ctx, a.EnrollAudience, in).Get(ctx, &p)
-	return p, err
+	if workflow.GetVersion(ctx, launchInBatches, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		// Launches started before batches run their one activity.
+		var p store.LaunchProgress
+		err := workflow.ExecuteActivity(ctx, a.EnrollAudience, in).Get(ctx, &p)
+		return p, err
+	}
+	for range batchesPerRun {
+		var b Batch
+		if err := workflow.ExecuteActivity(ctx, a.EnrollBatch, in).Get(ctx, &b); err != nil {
+			return in.Progress, err
+		}
+		in.After, in.Progress = b.After, b.Progress
+		if b.Done {
+			return in.Progress, nil
+		}
+	}
+	return in.Progress, workflow.NewContinueAsNewError(ctx, Launch, in)
+}
+
+// Batch is where a batch of pages left the launch.
+type Batch struct {
+	After    string
+	Progress store.LaunchProgress
+	Done     bool
 }
 
 // Activities are the launch's activities.
@@ -51,51 +85,70 @@ type cursor struct {
 	Progress store.LaunchProgress
 }
 
-// EnrollAudience pages through the audience in customer id order and
-// enrolls each customer, recording progress on the launch after each page.
+// EnrollAudience enrolls the whole audience in one activity, for launches
+// started before batches.
 func (a *Activities) EnrollAudience(ctx context.Context, in LaunchInput) (store.LaunchProgress, error) {
+	b, err := a.enroll(ctx, in, 0)
+	return b.Progress, err
+}
+
+// EnrollBatch enrolls the next pagesPerBatch pages of the audience.
+func (a *Activities) EnrollBatch(ctx context.Context, in LaunchInput) (Batch, error) {
+	return a.enroll(ctx, in, pagesPerBatch)
+}
+
+// enroll pages through the audience in customer id order, after in.After,
+// and enrolls each customer the filter selects, recording progress on the
+// launch after each page; pages 0 goes to the end. A retried activity
+// resumes after the last page it heartbeated.
+func (a *Activities) enroll(ctx context.Context, in LaunchInput, pages int) (Batch, error) {
 	st := a.Enroller.Store
-	var cur cursor
+	cur := cursor{After: in.After, Progress: in.Progress}
 	if activity.HasHeartbeatDetails(ctx) {
 		if err := activity.GetHeartbeatDetails(ctx, &cur); err != nil {
-			return cur.Progress, err
+			return Batch{}, err
 		}
 	}
+	b := func(done bool) Batch { return Batch{After: cur.After, Progress: cur.Progress, Done: done} }
 	c, err := st.CampaignVersion(ctx, in.CampaignID, in.Version)
 	if err != nil {
-		return cur.Progress, fmt.Errorf("campaign %s v%d: %w", in.CampaignID, in.Version, err)
+		return b(false), fmt.Errorf("campaign %s v%d: %w", in.CampaignID, in.Version, err)
 	}
 	listed := append([]string(nil), in.Audience.CustomerIDs...)
 	sort.Strings(listed)
-	for {
+	for n := 0; pages == 0 || n < pages; n++ {
 		page, last, skipped, err := a.page(ctx, in.Audience.All, listed, cur.After)
 		if err != nil {
-			return cur.Progress, err
+			return b(false), err
 		}
 		if last == "" {
-			break
+			return b(true), st.UpdateLaunch(ctx, in.LaunchID, cur.Progress, true)
 		}
 		// A pause reaches the journeys enrolled from now on; a cancel ends the launch.
 		if c.Status, err = st.CampaignStatus(ctx, c.ID); err != nil || c.Status == store.CampaignCancelled {
-			return cur.Progress, err
+			return b(err == nil), err
 		}
+		if f := in.Audience.Filter; f != nil {
+			page = slices.DeleteFunc(page, func(c store.Customer) bool { return !f.Eval(activities.Facts(c), nil) })
+		}
+		cur.Progress.Audience += len(page) + skipped
 		cur.Progress.Skip("unknown_customer", skipped)
 		if err := a.enrollPage(ctx, c, page, &cur.Progress); err != nil {
-			return cur.Progress, err
+			return b(false), err
 		}
 		cur.After = last
 		activity.RecordHeartbeat(ctx, cur)
 		if err := st.UpdateLaunch(ctx, in.LaunchID, cur.Progress, false); err != nil {
-			return cur.Progress, err
+			return b(false), err
 		}
 	}
-	return cur.Progress, st.UpdateLaunch(ctx, in.LaunchID, cur.Progress, true)
+	return b(false), nil
 }
 
 // page returns the customers of the next page after the id `after`, and the
 // last audience id the page covers ("" when the audience is exhausted).
 // Listed ids that name no customer are counted as skipped.
-func (a *Activities) page(ctx context.Context, all bool, listed []string, after string) (customers []store.CustomerRef, last string, skipped int, err error) {
+func (a *Activities) page(ctx context.Context, all bool, listed []string, after string) (customers []store.Customer, last string, skipped int, err error) {
 	st := a.Enroller.Store
 	if all {
 		customers, err = st.CustomersAfter(ctx, after, a.PageSize)
@@ -117,13 +170,13 @@ func (a *Activities) page(ctx context.Context, all bool, listed []string, after 
 }
 
 // enrollPage enrolls the customers with bounded concurrency.
-func (a *Activities) enrollPage(ctx context.Context, c store.Campaign, customers []store.CustomerRef, p *store.LaunchProgress) error {
+func (a *Activities) enrollPage(ctx context.Context, c store.Campaign, customers []store.Customer, p *store.LaunchProgress) error {
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.Concurrency)
 	for _, customer := range customers {
 		g.Go(func() error {
-			e, err := a.Enroller.Enroll(ctx, c, customer, nil)
+			e, err := a.Enroller.Enroll(ctx, c, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, nil)
 			if err != nil {
 				return err
 			}

@@ -114,20 +114,20 @@ func (s *Store) Customer(ctx context.Context, id string) (Customer, error) {
 
 // CustomerRef is what enrolment needs of a customer.
 type CustomerRef struct {
-	ID       string `db:"id"`
-	Timezone string `db:"timezone"`
+	ID       string
+	Timezone string
 }
 
 // CustomersAfter pages through all customers in id order, after the given id.
-func (s *Store) CustomersAfter(ctx context.Context, after string, limit int) ([]CustomerRef, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, coalesce(timezone, '') AS timezone FROM customers WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
-	return pgx.CollectRows(rows, pgx.RowToStructByName[CustomerRef])
+func (s *Store) CustomersAfter(ctx context.Context, after string, limit int) ([]Customer, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+customerColumns+` FROM customers WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Customer, error) { return scanCustomer(r) })
 }
 
 // CustomersIn returns the customers of ids that exist, in id order.
-func (s *Store) CustomersIn(ctx context.Context, ids []string) ([]CustomerRef, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, coalesce(timezone, '') AS timezone FROM customers WHERE id = ANY($1) ORDER BY id`, ids)
-	return pgx.CollectRows(rows, pgx.RowToStructByName[CustomerRef])
+func (s *Store) CustomersIn(ctx context.Context, ids []string) ([]Customer, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ANY($1) ORDER BY id`, ids)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Customer, error) { return scanCustomer(r) })
 }
 
 // CustomerIDsByPhone lists the customers with this phone number.

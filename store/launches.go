@@ -5,12 +5,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/omni-orchestrator/omni/campaign"
 )
 
-// Audience is who a launch enrolls: everybody, or the listed customers.
+// Audience is who a launch enrolls: everybody, or the listed customers,
+// and of those the ones Filter selects.
 type Audience struct {
-	All         bool     `json:"all,omitempty"`
-	CustomerIDs []string `json:"customer_ids,omitempty"`
+	All         bool                `json:"all,omitempty"`
+	CustomerIDs []string            `json:"customer_ids,omitempty"`
+	Filter      *campaign.Condition `json:"filter,omitempty"`
 }
 
 // Launch is one enrolment run of a campaign version and its progress.
@@ -20,6 +24,7 @@ type Launch struct {
 	Version         int            `json:"version" db:"version"`
 	Audience        Audience       `json:"audience" db:"audience"`
 	Status          string         `json:"status" db:"status"`
+	AudienceSize    int            `json:"audience_size" db:"audience_size"`
 	Enrolled        int            `json:"enrolled" db:"enrolled"`
 	AlreadyEnrolled int            `json:"already_enrolled" db:"already_enrolled"`
 	Skipped         int            `json:"skipped" db:"skipped"`
@@ -30,6 +35,9 @@ type Launch struct {
 
 // LaunchProgress is what a launch has done so far.
 type LaunchProgress struct {
+	// Audience counts the customers gone through that are in the audience
+	// (the filter's matches, listed ids that name nobody included).
+	Audience        int
 	Enrolled        int
 	AlreadyEnrolled int
 	Skipped         int
@@ -58,17 +66,17 @@ func (s *Store) CreateLaunch(ctx context.Context, l Launch) error {
 // UpdateLaunch records progress; done marks the launch finished.
 func (s *Store) UpdateLaunch(ctx context.Context, id string, p LaunchProgress, done bool) error {
 	_, err := s.pool.Exec(ctx, `
-UPDATE launches SET enrolled = $2, already_enrolled = $3, skipped = $4, skipped_reasons = coalesce($6, '{}'::jsonb),
+UPDATE launches SET enrolled = $2, already_enrolled = $3, skipped = $4, skipped_reasons = coalesce($6, '{}'::jsonb), audience_size = $7,
 	status = CASE WHEN $5 AND status = 'running' THEN 'finished' ELSE status END,
 	finished_at = CASE WHEN $5 THEN now() ELSE finished_at END
-WHERE id = $1`, id, p.Enrolled, p.AlreadyEnrolled, p.Skipped, done, p.SkippedReasons)
+WHERE id = $1`, id, p.Enrolled, p.AlreadyEnrolled, p.Skipped, done, p.SkippedReasons, p.Audience)
 	return err
 }
 
 // Launches lists a campaign's launches, newest first.
 func (s *Store) Launches(ctx context.Context, campaignID string) ([]Launch, error) {
 	rows, _ := s.pool.Query(ctx, `
-SELECT id, campaign_id, version, audience, status, enrolled, already_enrolled, skipped, skipped_reasons, created_at, finished_at
+SELECT id, campaign_id, version, audience, status, audience_size, enrolled, already_enrolled, skipped, skipped_reasons, created_at, finished_at
 FROM launches WHERE campaign_id = $1 ORDER BY created_at DESC LIMIT 20`, campaignID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Launch])
 }

@@ -6,6 +6,7 @@
 //   - raw starts: the server's workflow-start rate for a no-op workflow,
 //     at the launch's concurrency;
 //   - enrollment: a launch of the reference campaign to BENCH_N customers;
+//     raw, baseline and omni alternate over BENCH_ROUNDS rounds (default 2);
 //   - journeys: the reference campaign (email, wait BENCH_WAIT for a click,
 //     push, exit) run to completion for all of them;
 //   - baseline: a hand-written workflow of the same shape (two activities,
@@ -63,6 +64,7 @@ type Result struct {
 	Date         time.Time `json:"date"`
 	CPUs         int       `json:"cpus"`
 	N            int       `json:"n"`
+	Rounds       int       `json:"rounds"`
 	Wait         string    `json:"wait"`
 	Concurrency  int       `json:"concurrency"`
 	RawStarts    float64   `json:"raw_starts_per_second"`
@@ -106,6 +108,7 @@ func main() {
 func run() error {
 	n := envInt("BENCH_N", 2000)
 	rate := envInt("BENCH_RATE", 20)
+	rounds := envInt("BENCH_ROUNDS", 2)
 	wait := 5 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("BENCH_WAIT")); err == nil && d > 0 {
 		wait = d
@@ -164,47 +167,90 @@ func run() error {
 		Responses: &responses.Recorder{Store: st, Temporal: tc}, Logger: quiet}).Handler())
 	defer httpSrv.Close()
 
-	res := Result{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), N: n, Wait: wait.String(), Concurrency: concurrency}
+	res := Result{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), N: n, Rounds: rounds, Wait: wait.String(), Concurrency: concurrency}
 	if err := seedCustomers(ctx, st, n); err != nil {
 		return err
 	}
 
-	step("raw starts")
+	// The dev server's speed drifts as its history store fills up, so the
+	// phases alternate over BENCH_ROUNDS rounds (raw, baseline, omni; then
+	// raw, omni, baseline; ...) and each figure sums over the rounds.
+	var rawTime, baseTime, enrollTime, journeyTime time.Duration
+	for round := range rounds {
+		step(fmt.Sprintf("round %d of %d: raw starts", round+1, rounds))
+		start := time.Now()
+		noops, err := startAll(ctx, tc, n, concurrency, "noop", Noop)
+		if err != nil {
+			return err
+		}
+		rawTime += time.Since(start)
+		if err := waitAll(ctx, noops); err != nil {
+			return err
+		}
+		phases := []func() error{
+			func() error {
+				step("baseline")
+				start := time.Now()
+				runs, err := startAll(ctx, tc, n, concurrency, "baseline", Baseline, wait)
+				if err == nil {
+					err = waitAll(ctx, runs)
+				}
+				baseTime += time.Since(start)
+				if err == nil {
+					res.Cost.Baseline, err = cost(ctx, tc, runs[0].GetID())
+				}
+				return err
+			},
+			func() error {
+				step("enrollment and journeys")
+				enrolled, total, launchID, campaignID, err := runReference(ctx, st, enroller, round, wait, n)
+				enrollTime += enrolled
+				journeyTime += total
+				if err == nil {
+					res.Cost.Journey, err = cost(ctx, tc, workflows.JourneyID(campaignID, customerID(1)))
+				}
+				if err == nil {
+					res.Cost.Launch, err = cost(ctx, tc, launchID)
+				}
+				return err
+			},
+		}
+		if round%2 == 1 {
+			slices.Reverse(phases)
+		}
+		for _, phase := range phases {
+			if err := phase(); err != nil {
+				return err
+			}
+		}
+	}
+	total := float64(n * rounds)
+	res.RawStarts, res.Baseline = total/rawTime.Seconds(), total/baseTime.Seconds()
+	res.Enrollment, res.Journeys = total/enrollTime.Seconds(), total/journeyTime.Seconds()
+	res.EnrollRatio, res.JourneyRatio = res.Enrollment/res.RawStarts, res.Journeys/res.Baseline
+
+	step("responses and memory")
+	if err := responseLatency(ctx, st, enroller, httpSrv.URL, tc, n, rate, &res); err != nil {
+		return err
+	}
+
+	printTable(os.Stdout, res)
+	return save(res)
+}
+
+// runReference launches the reference campaign (a version of its own per
+// round) to every customer and returns how long enrollment took, how long
+// until every journey completed, and the launch and campaign ids.
+func runReference(ctx context.Context, st *store.Store, enroller *enroll.Enroller, round int, wait time.Duration, n int) (enrolled, total time.Duration, launchID, campaignID string, err error) {
+	ref, err := createCampaign(ctx, st, fmt.Sprintf(reference, fmt.Sprintf("reference-%d", round+1), wait))
+	if err != nil {
+		return 0, 0, "", "", err
+	}
 	start := time.Now()
-	noops, err := startAll(ctx, tc, n, concurrency, "noop", Noop)
-	if err != nil {
-		return err
-	}
-	res.RawStarts = float64(n) / time.Since(start).Seconds()
-	if err := waitAll(ctx, noops); err != nil {
-		return err
-	}
-
-	step("baseline")
-	start = time.Now()
-	runs, err := startAll(ctx, tc, n, concurrency, "baseline", Baseline, wait)
-	if err != nil {
-		return err
-	}
-	if err := waitAll(ctx, runs); err != nil {
-		return err
-	}
-	res.Baseline = float64(n) / time.Since(start).Seconds()
-	if res.Cost.Baseline, err = cost(ctx, tc, runs[0].GetID()); err != nil {
-		return err
-	}
-
-	step("enrollment and journeys")
-	ref, err := createCampaign(ctx, st, fmt.Sprintf(reference, wait))
-	if err != nil {
-		return err
-	}
-	start = time.Now()
 	launch, err := enroller.StartLaunch(ctx, ref, store.Audience{All: true})
 	if err != nil {
-		return err
+		return 0, 0, "", "", err
 	}
-	var enrolled time.Duration
 	err = poll(func() (bool, error) {
 		if enrolled == 0 {
 			ls, err := st.Launches(ctx, ref.ID)
@@ -216,32 +262,12 @@ func run() error {
 		counts, err := st.JourneyCounts(ctx, ref.ID)
 		return counts[store.JourneyCompleted] == n, err
 	})
-	if err != nil {
-		return err
-	}
-	res.Journeys = float64(n) / time.Since(start).Seconds()
-	res.Enrollment = float64(n) / enrolled.Seconds()
-	res.EnrollRatio = res.Enrollment / res.RawStarts
-	res.JourneyRatio = res.Journeys / res.Baseline
-	if res.Cost.Journey, err = cost(ctx, tc, workflows.JourneyID(ref.ID, customerID(1))); err != nil {
-		return err
-	}
-	if res.Cost.Launch, err = cost(ctx, tc, launch.ID); err != nil {
-		return err
-	}
-
-	step("responses and memory")
-	if err := responseLatency(ctx, st, enroller, httpSrv.URL, tc, n, rate, &res); err != nil {
-		return err
-	}
-
-	printTable(os.Stdout, res)
-	return save(res)
+	return enrolled, time.Since(start), launch.ID, ref.ID, err
 }
 
 // reference is the reference campaign: email, wait for a click, push to
 // those who did not click, exit.
-const reference = `{"id": "reference", "start_at": "email", "steps": {
+const reference = `{"id": %q, "start_at": "email", "steps": {
 	"email": {"send": {"channel": "email", "template": {"subject": "Hi {{id}}", "body": "<p>News for you</p>"}}, "next": "wait"},
 	"wait":  {"wait": {"for": ["clicked"], "timeout": %q}, "on": {"clicked": "done", "timeout": "push"}},
 	"push":  {"send": {"channel": "push", "template": {"title": "Still there?", "body": "News for you"}}, "next": "done"},
@@ -483,7 +509,7 @@ func poll(done func() (bool, error)) error {
 
 func printTable(w io.Writer, r Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "omni bench\t%s, %d CPUs, N=%d, wait %s\t\n", r.Date.Format(time.RFC3339), r.CPUs, r.N, r.Wait)
+	fmt.Fprintf(tw, "omni bench\t%s, %d CPUs, N=%d × %d rounds, wait %s\t\n", r.Date.Format(time.RFC3339), r.CPUs, r.N, r.Rounds, r.Wait)
 	fmt.Fprintf(tw, "raw workflow starts\t%.0f /s (concurrency %d)\t\n", r.RawStarts, r.Concurrency)
 	fmt.Fprintf(tw, "enrollment\t%.0f customers/s\t%.2f× raw starts\n", r.Enrollment, r.EnrollRatio)
 	fmt.Fprintf(tw, "baseline workflow\t%.1f completed/s\t\n", r.Baseline)
