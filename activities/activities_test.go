@@ -76,7 +76,13 @@ func input(customer, channel string) activities.DeliverInput {
 func deliver(t *testing.T, env *testsuite.TestActivityEnvironment, in activities.DeliverInput) activities.DeliverResult {
 	t.Helper()
 	var a *activities.Activities
-	val, err := env.ExecuteActivity(a.Deliver, in)
+	return execute(t, env, a.Deliver, in)
+}
+
+// execute runs one activity once and returns its result.
+func execute(t *testing.T, env *testsuite.TestActivityEnvironment, fn any, in activities.DeliverInput) activities.DeliverResult {
+	t.Helper()
+	val, err := env.ExecuteActivity(fn, in)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,16 +9,12 @@ import (
 	"testing"
 	"time"
 
-	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"golang.org/x/oauth2"
-	"google.golang.org/api/option"
 
 	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
-	"github.com/omni-orchestrator/omni/channels/fcm"
 	"github.com/omni-orchestrator/omni/channels/fcm/fcmtest"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
 	"github.com/omni-orchestrator/omni/channels/sendgrid"
@@ -38,16 +34,7 @@ type providers struct {
 
 func newProviders(t *testing.T) *providers {
 	p := &providers{sendgrid: sendgridtest.New(t), twilio: twiliotest.New(t), fcm: fcmtest.New(t)}
-	push, err := fcm.New(context.Background(), fcmtest.Project, option.WithEndpoint(p.fcm.URL+"/v1"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: fcmtest.Token})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.senders = map[string]channels.Sender{
-		"email": &sendgrid.Sender{APIKey: p.sendgrid.APIKey, Host: p.sendgrid.URL, From: sgmail.Email{Address: "news@shop.example"}},
-		"sms":   &twilio.Sender{AccountSID: p.twilio.AccountSID, AuthToken: p.twilio.AuthToken, From: "+15005550006", BaseURL: p.twilio.URL},
-		"push":  push,
-	}
+	p.senders = map[string]channels.Sender{"email": p.sendgrid.Sender(), "sms": p.twilio.Sender(), "push": p.fcm.Sender(t)}
 	return p
 }
 
@@ -63,15 +50,7 @@ func prepare(t *testing.T, env *testsuite.TestActivityEnvironment, key string, c
 			"email": {Subject: "Hi", Body: "Hi {{first_name}}"}, "sms": {Body: "Hi {{first_name}}"}, "push": {Title: "Hi", Body: "Hi {{first_name}}"}}}
 	}
 	var a *activities.Activities
-	val, err := env.ExecuteActivity(a.Prepare, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res activities.DeliverResult
-	if err := val.Get(&res); err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return execute(t, env, a.Prepare, in)
 }
 
 // send runs the Send activity once, as one attempt.

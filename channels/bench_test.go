@@ -4,16 +4,9 @@ import (
 	"context"
 	"testing"
 
-	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
-	"golang.org/x/oauth2"
-	"google.golang.org/api/option"
-
 	"github.com/omni-orchestrator/omni/channels"
-	"github.com/omni-orchestrator/omni/channels/fcm"
 	"github.com/omni-orchestrator/omni/channels/fcm/fcmtest"
-	"github.com/omni-orchestrator/omni/channels/sendgrid"
 	"github.com/omni-orchestrator/omni/channels/sendgrid/sendgridtest"
-	"github.com/omni-orchestrator/omni/channels/twilio"
 	"github.com/omni-orchestrator/omni/channels/twilio/twiliotest"
 )
 
@@ -27,23 +20,9 @@ func BenchmarkDrivers(b *testing.B) {
 		sender func(b *testing.B) channels.Sender
 		to     string
 	}{
-		{"sendgrid", func(b *testing.B) channels.Sender {
-			srv := sendgridtest.New(b)
-			return &sendgrid.Sender{APIKey: srv.APIKey, Host: srv.URL, From: sgmail.Email{Address: "news@shop.example"}}
-		}, "ada@example.com"},
-		{"twilio", func(b *testing.B) channels.Sender {
-			srv := twiliotest.New(b)
-			return &twilio.Sender{AccountSID: srv.AccountSID, AuthToken: srv.AuthToken, From: "+15005550006", BaseURL: srv.URL}
-		}, "+4915112345678"},
-		{"fcm", func(b *testing.B) channels.Sender {
-			srv := fcmtest.New(b)
-			s, err := fcm.New(context.Background(), fcmtest.Project, option.WithEndpoint(srv.URL+"/v1"),
-				option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: fcmtest.Token})))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		}, "fcm-token-ada-0001"},
+		{"sendgrid", func(b *testing.B) channels.Sender { return sendgridtest.New(b).Sender() }, "ada@example.com"},
+		{"twilio", func(b *testing.B) channels.Sender { return twiliotest.New(b).Sender() }, "+4915112345678"},
+		{"fcm", func(b *testing.B) channels.Sender { return fcmtest.New(b).Sender(b) }, "fcm-token-ada-0001"},
 	} {
 		b.Run(d.name, func(b *testing.B) {
 			s := d.sender(b)

@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,18 +9,11 @@ import (
 	"testing"
 	"time"
 
-	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
-	"golang.org/x/oauth2"
-	"google.golang.org/api/option"
-
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
-	"github.com/omni-orchestrator/omni/channels/fcm"
 	"github.com/omni-orchestrator/omni/channels/fcm/fcmtest"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
-	"github.com/omni-orchestrator/omni/channels/sendgrid"
 	"github.com/omni-orchestrator/omni/channels/sendgrid/sendgridtest"
-	"github.com/omni-orchestrator/omni/channels/twilio"
 	"github.com/omni-orchestrator/omni/channels/twilio/twiliotest"
 	"github.com/omni-orchestrator/omni/internal/testenv"
 	"github.com/omni-orchestrator/omni/store"
@@ -44,23 +36,9 @@ func BenchmarkChannelSends(b *testing.B) {
 		{campaign.Email, func(b *testing.B) channels.Sender {
 			return sandbox.Sender{Channel: campaign.Email, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		}},
-		{campaign.Email, func(b *testing.B) channels.Sender {
-			srv := sendgridtest.New(b)
-			return &sendgrid.Sender{APIKey: srv.APIKey, Host: srv.URL, From: sgmail.Email{Address: "news@shop.example"}}
-		}},
-		{campaign.SMS, func(b *testing.B) channels.Sender {
-			srv := twiliotest.New(b)
-			return &twilio.Sender{AccountSID: srv.AccountSID, AuthToken: srv.AuthToken, From: "+15005550006", BaseURL: srv.URL}
-		}},
-		{campaign.Push, func(b *testing.B) channels.Sender {
-			srv := fcmtest.New(b)
-			s, err := fcm.New(context.Background(), fcmtest.Project, option.WithEndpoint(srv.URL+"/v1"),
-				option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: fcmtest.Token})))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		}},
+		{campaign.Email, func(b *testing.B) channels.Sender { return sendgridtest.New(b).Sender() }},
+		{campaign.SMS, func(b *testing.B) channels.Sender { return twiliotest.New(b).Sender() }},
+		{campaign.Push, func(b *testing.B) channels.Sender { return fcmtest.New(b).Sender(b) }},
 	}
 	for _, d := range drivers {
 		for _, limit := range []float64{0, rate} {

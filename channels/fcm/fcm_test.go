@@ -5,29 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-	"google.golang.org/api/option"
-
 	"github.com/omni-orchestrator/omni/channels"
-	"github.com/omni-orchestrator/omni/channels/fcm"
 	"github.com/omni-orchestrator/omni/channels/fcm/fcmtest"
 )
-
-func newSender(t *testing.T, srv *fcmtest.Server) *fcm.Sender {
-	s, err := fcm.New(context.Background(), fcmtest.Project, option.WithEndpoint(srv.URL+"/v1"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: fcmtest.Token})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 var msg = channels.Message{ID: "0b7d2f6e-0000-4000-8000-000000000001", Channel: "push", To: "fcm-token-ada-0001",
 	Subject: "Back in stock", Body: "Your sneakers are back", Link: "shop://products/42", CampaignID: "spring"}
 
 func TestSend(t *testing.T) {
 	srv := fcmtest.New(t)
-	name, err := newSender(t, srv).Send(context.Background(), msg)
+	name, err := srv.Sender(t).Send(context.Background(), msg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +48,7 @@ func TestSendFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := fcmtest.New(t)
 			srv.Then(tc.reply)
-			_, err := newSender(t, srv).Send(context.Background(), msg)
+			_, err := srv.Sender(t).Send(context.Background(), msg)
 			failure, e := channels.FailureOf(err)
 			if e == nil || failure != tc.failure || e.Status != tc.reply.Status || e.RetryAfter != tc.retry {
 				t.Fatalf("err = %v (%v)", err, failure)
@@ -75,12 +62,7 @@ func TestSendFailures(t *testing.T) {
 
 func TestSendWrongCredentials(t *testing.T) {
 	srv := fcmtest.New(t)
-	s, err := fcm.New(context.Background(), fcmtest.Project, option.WithEndpoint(srv.URL+"/v1"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "expired"})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Send(context.Background(), msg)
+	_, err := srv.SenderWithToken(t, "expired").Send(context.Background(), msg)
 	if failure, e := channels.FailureOf(err); failure != channels.Retryable || e.Status != 401 {
 		t.Fatalf("err = %v", err)
 	}
@@ -90,7 +72,7 @@ func TestSendWebLink(t *testing.T) {
 	srv := fcmtest.New(t)
 	m := msg
 	m.Link = "https://shop.example/products/42"
-	if _, err := newSender(t, srv).Send(context.Background(), m); err != nil {
+	if _, err := srv.Sender(t).Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.Accepted()[0]; got.Webpush.FCMOptions.Link != m.Link || got.Data["link"] != m.Link {

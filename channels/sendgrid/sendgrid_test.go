@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sendgrid/sendgrid-go/helpers/mail"
-
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/channels/sendgrid"
 	"github.com/omni-orchestrator/omni/channels/sendgrid/sendgridtest"
 )
 
 func newSender(srv *sendgridtest.Server) *sendgrid.Sender {
-	return &sendgrid.Sender{APIKey: srv.APIKey, Host: srv.URL, From: mail.Email{Name: "Omni Shop", Address: "news@shop.example"}, ASMGroupID: 42}
+	s := srv.Sender()
+	s.ASMGroupID = 42
+	return s
 }
 
 var msg = channels.Message{ID: "0b7d2f6e-0000-4000-8000-000000000001", Channel: "email", To: "ada@example.com",

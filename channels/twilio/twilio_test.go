@@ -11,8 +11,9 @@ import (
 )
 
 func newSender(srv *twiliotest.Server) *twilio.Sender {
-	return &twilio.Sender{AccountSID: srv.AccountSID, AuthToken: srv.AuthToken, From: "+15005550006",
-		StatusCallback: "https://omni.example.com/v1/webhooks/twilio/status", BaseURL: srv.URL}
+	s := srv.Sender()
+	s.StatusCallback = "https://omni.example.com/v1/webhooks/twilio/status"
+	return s
 }
 
 var msg = channels.Message{ID: "0b7d2f6e-0000-4000-8000-000000000001", Channel: "sms", To: "+4915112345678", Body: "Hi Ada, 10% off today"}

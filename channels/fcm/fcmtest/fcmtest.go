@@ -5,12 +5,18 @@
 package fcmtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+
+	"golang.org/x/oauth2"
+	"google.golang.org/api/option"
+
+	"github.com/omni-orchestrator/omni/channels/fcm"
 )
 
 // Project and Token are what the server accepts.
@@ -62,6 +68,21 @@ func New(t testing.TB) *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// Sender is an FCM driver pointed at the server, with its access token.
+func (s *Server) Sender(tb testing.TB) *fcm.Sender {
+	return s.SenderWithToken(tb, Token)
+}
+
+// SenderWithToken is Sender with another access token.
+func (s *Server) SenderWithToken(tb testing.TB, token string) *fcm.Sender {
+	sender, err := fcm.New(context.Background(), Project, option.WithEndpoint(s.URL+"/v1"),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sender
 }
 
 // Then queues replies for the next requests, in order.

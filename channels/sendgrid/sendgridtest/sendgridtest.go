@@ -10,6 +10,10 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+
+	"github.com/sendgrid/sendgrid-go/helpers/mail"
+
+	"github.com/omni-orchestrator/omni/channels/sendgrid"
 )
 
 // Mail is the part of a v3 Mail Send body the tests look at.
@@ -63,6 +67,11 @@ func New(t testing.TB) *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// Sender is a SendGrid driver pointed at the server.
+func (s *Server) Sender() *sendgrid.Sender {
+	return &sendgrid.Sender{APIKey: s.APIKey, Host: s.URL, From: mail.Email{Name: "Omni Shop", Address: "news@shop.example"}}
 }
 
 // Then queues replies for the next requests, in order; once they are

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+
+	"github.com/omni-orchestrator/omni/channels/twilio"
 )
 
 // Reply is an answer the server gives instead of accepting a message.
@@ -37,6 +39,11 @@ func New(t testing.TB) *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// Sender is a Twilio driver pointed at the server, sending from +15005550006.
+func (s *Server) Sender() *twilio.Sender {
+	return &twilio.Sender{AccountSID: s.AccountSID, AuthToken: s.AuthToken, From: "+15005550006", BaseURL: s.URL}
 }
 
 // Then queues replies for the next requests, in order.
