@@ -146,9 +146,6 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (DeliverResult, err
 		CampaignID: m.CampaignID, JourneyID: m.JourneyID, Step: m.Step,
 	})
 	if err == nil {
-		// The provider has it now. Tell the server before anything else
-		// can fail, so that a retry records it rather than send it again.
-		activity.RecordHeartbeat(ctx, providerID)
 		m, err = a.markSent(ctx, m.ID, providerID, progress)
 		return result(m), err
 	}
@@ -177,18 +174,24 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (DeliverResult, err
 	return res, err
 }
 
-// markSent records a message the provider accepted, trying for a while
-// and past the attempt's deadline: a retry would find it pending.
+// markSent records a message the provider accepted. Should the database
+// not answer at once, it first tells the server the provider's id (a
+// heartbeat, which a retry of the attempt finds, so it records rather than
+// sends again), then keeps trying for a while, past the attempt's deadline.
 func (a *Activities) markSent(ctx context.Context, id, providerID string, p store.Progress) (store.Message, error) {
-	ctx = context.WithoutCancel(ctx)
-	var m store.Message
-	var err error
-	for wait := time.Second; ; wait *= 2 {
-		if m, err = a.Store.MarkSent(ctx, id, providerID, p); err == nil || wait > 8*time.Second {
-			return m, err
-		}
-		time.Sleep(wait)
+	m, err := a.Store.MarkSent(ctx, id, providerID, p)
+	if err == nil {
+		return m, nil
 	}
+	activity.RecordHeartbeat(ctx, providerID)
+	ctx = context.WithoutCancel(ctx)
+	for wait := time.Second; wait <= 8*time.Second; wait *= 2 {
+		time.Sleep(wait)
+		if m, err = a.Store.MarkSent(ctx, id, providerID, p); err == nil {
+			return m, nil
+		}
+	}
+	return m, err
 }
 
 // Deliver is Prepare and Send in one activity: for a send on one channel,

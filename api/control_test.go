@@ -49,12 +49,19 @@ func TestPauseResumeAndCancelACampaign(t *testing.T) {
 		}
 	}
 	problemAt(t, c.must(409, "POST", "/v1/campaigns/later/pause", nil), "wrong_status", "-")
+	// Enrolled while paused: starts paused.
+	c.must(200, "POST", "/v1/customers", `{"id": "eve", "email": "eve@example.com"}`)
+	c.must(201, "POST", "/v1/campaigns/later/enroll", `{"customer_id": "eve"}`)
+	eventually(t, "eve held before the send", func() bool {
+		steps, err := env.Store.JourneySteps(t.Context(), "later")
+		return err == nil && steps["mail"] == 4
+	})
 
 	c.must(202, "POST", "/v1/campaigns/later/resume", nil)
 	eventually(t, "resumed journeys to send and finish", func() bool {
-		return c.must(200, "GET", "/v1/campaigns/later", nil)["journeys"].(map[string]any)["completed"] == float64(3)
+		return c.must(200, "GET", "/v1/campaigns/later", nil)["journeys"].(map[string]any)["completed"] == float64(4)
 	})
-	for _, id := range []string{"ada", "bob", "cy"} {
+	for _, id := range []string{"ada", "bob", "cy", "eve"} {
 		if ms := messages(c.must(200, "GET", "/v1/customers/"+id, nil)); len(ms) != 1 {
 			t.Fatalf("%s got %d messages", id, len(ms))
 		}

@@ -86,6 +86,11 @@ func (a *Activities) ControlJourneys(ctx context.Context, in Input) (Progress, e
 				return cur.Progress, fmt.Errorf("cancel launch %s: %w", id, err)
 			}
 		}
+		// Let the launches stop before paging, so that no journey they
+		// start is left behind (the enroller cancels any that start later).
+		for _, id := range launches {
+			_ = a.Temporal.GetWorkflow(ctx, id, "").Get(ctx, nil)
+		}
 	}
 	for {
 		ids, err := a.Store.ActiveJourneysAfter(ctx, in.CampaignID, cur.After, a.PageSize)
@@ -139,12 +144,22 @@ func gone(err error) bool {
 }
 
 // Start records the control and starts the workflow that carries it out.
+// Asked again for a control whose workflow could not start (its status is
+// recorded, its workflow not), it starts it again.
 func Start(ctx context.Context, st *store.Store, tc client.Client, taskQueue, campaignID, action string) (store.Control, error) {
 	c, err := st.StartControl(ctx, campaignID, action)
-	if err != nil {
+	if errors.Is(err, store.ErrWrongStatus) {
+		latest, lerr := st.LatestControl(ctx, campaignID)
+		if lerr != nil || latest.Action != action || latest.Status != "running" {
+			return c, err
+		}
+		c = latest
+	} else if err != nil {
 		return c, err
 	}
-	_, err = tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	// Once the status is recorded the workflow must start, even if the
+	// caller has gone; starting it twice under its id is harmless.
+	_, err = tc.ExecuteWorkflow(context.WithoutCancel(ctx), client.StartWorkflowOptions{
 		ID:            c.ID,
 		TaskQueue:     taskQueue,
 		StaticSummary: fmt.Sprintf("%s of campaign %s", action, campaignID),

@@ -62,11 +62,11 @@ func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.
 	case store.CampaignCancelled:
 		return Enrollment{WorkflowID: id, Version: c.Version, Skipped: SkippedCancelled}, nil
 	case store.CampaignPaused:
-		seq, err := e.Store.ControlSeq(ctx, c.ID)
-		if err != nil {
+		latest, err := e.Store.LatestControl(ctx, c.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return Enrollment{}, err
 		}
-		input.Paused, input.Control = true, seq
+		input.Paused, input.Control = latest.Action == store.ControlPause, latest.Seq
 	}
 	if offer := c.Definition.OfferID; offer != "" {
 		suppressed, err := e.Store.Suppressed(ctx, customerID, offer)
@@ -104,7 +104,31 @@ func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("start journey %s: %w", id, err)
 	}
+	if err := e.catchUp(ctx, c.ID, id, input.Control); err != nil {
+		return Enrollment{}, err
+	}
 	return Enrollment{WorkflowID: id, RunID: run.GetRunID(), Version: c.Version, Started: true}, nil
+}
+
+// catchUp applies a control that came after the campaign's status was read
+// for this enrolment: the control workflow may have paged past the journey
+// before it started.
+func (e *Enroller) catchUp(ctx context.Context, campaignID, journeyID string, applied int64) error {
+	latest, err := e.Store.LatestControl(ctx, campaignID)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && latest.Seq <= applied:
+		return nil
+	case err != nil:
+		return err
+	case latest.Action == store.ControlCancel:
+		err = e.Temporal.CancelWorkflow(ctx, journeyID, "")
+	default:
+		err = e.Temporal.SignalWorkflow(ctx, journeyID, "", workflows.ControlSignal, workflows.Control{Action: latest.Action, Seq: latest.Seq})
+	}
+	if err != nil {
+		return fmt.Errorf("apply %s to journey %s: %w", latest.Action, journeyID, err)
+	}
+	return nil
 }
 
 // StartLaunch records a launch of campaign c to the audience and starts the
@@ -122,6 +146,6 @@ func (e *Enroller) StartLaunch(ctx context.Context, c store.Campaign, audience s
 		TaskQueue:             e.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.CampaignIDAttr.ValueSet(c.ID)),
 		StaticSummary:         fmt.Sprintf("launch of %s v%d", c.ID, c.Version),
-	}, Launch, LaunchInput{LaunchID: l.ID, CampaignID: c.ID, Version: c.Version, Audience: audience})
+	}, Launch, LaunchInput{LaunchID: l.ID, CampaignID: c.ID, Version: c.Version})
 	return l, err
 }

@@ -50,6 +50,9 @@ func Launch(ctx workflow.Context, in LaunchInput) (store.LaunchProgress, error) 
 		err := workflow.ExecuteActivity(ctx, a.EnrollAudience, in).Get(ctx, &p)
 		return p, err
 	}
+	// Batches read the audience from the launch's row: a long list of ids
+	// would otherwise be copied into the history with every batch.
+	in.Audience = store.Audience{}
 	for range batchesPerRun {
 		var b Batch
 		if err := workflow.ExecuteActivity(ctx, a.EnrollBatch, in).Get(ctx, &b); err != nil {
@@ -92,8 +95,14 @@ func (a *Activities) EnrollAudience(ctx context.Context, in LaunchInput) (store.
 	return b.Progress, err
 }
 
-// EnrollBatch enrolls the next pagesPerBatch pages of the audience.
+// EnrollBatch enrolls the next pagesPerBatch pages of the launch's
+// audience, as recorded on the launch.
 func (a *Activities) EnrollBatch(ctx context.Context, in LaunchInput) (Batch, error) {
+	l, err := a.Enroller.Store.Launch(ctx, in.LaunchID)
+	if err != nil {
+		return Batch{}, fmt.Errorf("launch %s: %w", in.LaunchID, err)
+	}
+	in.Audience = l.Audience
 	return a.enroll(ctx, in, pagesPerBatch)
 }
 
@@ -125,8 +134,11 @@ func (a *Activities) enroll(ctx context.Context, in LaunchInput, pages int) (Bat
 			return b(true), st.UpdateLaunch(ctx, in.LaunchID, cur.Progress, true)
 		}
 		// A pause reaches the journeys enrolled from now on; a cancel ends the launch.
-		if c.Status, err = st.CampaignStatus(ctx, c.ID); err != nil || c.Status == store.CampaignCancelled {
-			return b(err == nil), err
+		if c.Status, err = st.CampaignStatus(ctx, c.ID); err != nil {
+			return b(false), err
+		}
+		if c.Status == store.CampaignCancelled {
+			return b(true), st.UpdateLaunch(ctx, in.LaunchID, cur.Progress, true)
 		}
 		if f := in.Audience.Filter; f != nil {
 			page = slices.DeleteFunc(page, func(c store.Customer) bool { return !f.Eval(activities.Facts(c), nil) })

@@ -57,8 +57,12 @@ func (s *Store) StartControl(ctx context.Context, campaignID, action string) (Co
 	}
 	var c Control
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// The lock CreateCampaign takes: a new version copies the status.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('campaign:' || $1))`, campaignID); err != nil {
+			return err
+		}
 		var status string
-		err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1 FOR UPDATE`, campaignID).Scan(&status)
+		err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1`, campaignID).Scan(&status)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return ErrNotFound
@@ -90,7 +94,7 @@ WHERE id = $1`, id, journeys, finished, done)
 
 // Controls lists a campaign's controls, newest first.
 func (s *Store) Controls(ctx context.Context, campaignID string) ([]Control, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls WHERE campaign_id = $1 ORDER BY created_at DESC LIMIT 20`, campaignID)
+	rows, _ := s.pool.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls WHERE campaign_id = $1 ORDER BY seq DESC LIMIT 20`, campaignID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Control])
 }
 
@@ -120,9 +124,8 @@ func (s *Store) CampaignStatus(ctx context.Context, campaignID string) (string, 
 	return status, err
 }
 
-// ControlSeq is the Seq of the campaign's latest control (0 for none).
-func (s *Store) ControlSeq(ctx context.Context, campaignID string) (int64, error) {
-	var seq int64
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM campaign_controls WHERE campaign_id = $1`, campaignID).Scan(&seq)
-	return seq, err
+// LatestControl returns the campaign's latest control, or ErrNotFound.
+func (s *Store) LatestControl(ctx context.Context, campaignID string) (Control, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls WHERE campaign_id = $1 ORDER BY seq DESC LIMIT 1`, campaignID)
+	return collectOne(rows, pgx.RowToStructByName[Control])
 }

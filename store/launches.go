@@ -73,10 +73,16 @@ WHERE id = $1`, id, p.Enrolled, p.AlreadyEnrolled, p.Skipped, done, p.SkippedRea
 	return err
 }
 
+// Launch returns one launch, or ErrNotFound.
+func (s *Store) Launch(ctx context.Context, id string) (Launch, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+launchColumns+` FROM launches WHERE id = $1`, id)
+	return collectOne(rows, pgx.RowToStructByName[Launch])
+}
+
+const launchColumns = `id, campaign_id, version, audience, status, audience_size, enrolled, already_enrolled, skipped, skipped_reasons, created_at, finished_at`
+
 // Launches lists a campaign's launches, newest first.
 func (s *Store) Launches(ctx context.Context, campaignID string) ([]Launch, error) {
-	rows, _ := s.pool.Query(ctx, `
-SELECT id, campaign_id, version, audience, status, audience_size, enrolled, already_enrolled, skipped, skipped_reasons, created_at, finished_at
-FROM launches WHERE campaign_id = $1 ORDER BY created_at DESC LIMIT 20`, campaignID)
+	rows, _ := s.pool.Query(ctx, `SELECT `+launchColumns+` FROM launches WHERE campaign_id = $1 ORDER BY created_at DESC LIMIT 20`, campaignID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Launch])
 }

@@ -235,20 +235,27 @@ func (j *journey) pause(ctx workflow.Context, name string, d time.Duration, deta
 }
 
 func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (string, error) {
-	if j.paused {
-		// Waits and timers run on while the campaign is paused; sends wait.
-		workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: paused with the campaign, before sending", name))
-		if err := j.recordProgress(ctx, name); err != nil {
-			return "", err
+	for {
+		if j.paused {
+			// Waits and timers run on while the campaign is paused; sends wait.
+			workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: paused with the campaign, before sending", name))
+			if err := j.recordProgress(ctx, name); err != nil {
+				return "", err
+			}
+			if err := workflow.Await(ctx, func() bool { return !j.paused || j.stopRequested() }); err != nil || j.stopRequested() {
+				return name, err
+			}
 		}
-		if err := workflow.Await(ctx, func() bool { return !j.paused || j.stopRequested() }); err != nil || j.stopRequested() {
-			return name, err
+		now := workflow.Now(ctx)
+		until, quiet := j.rules().QuietHours.QuietUntil(now, j.loc)
+		if !quiet {
+			break
 		}
-	}
-	now := workflow.Now(ctx)
-	if until, quiet := j.rules().QuietHours.QuietUntil(now, j.loc); quiet {
 		if err := j.pause(ctx, name, until.Sub(now), "holding the send for quiet hours"); err != nil || j.stopRequested() {
 			return name, err
+		}
+		if !j.paused { // a pause that came during quiet hours holds the send too
+			break
 		}
 	}
 	channels := strings.Join(step.Send.Candidates(), " or ")

@@ -266,3 +266,17 @@ func parse(t *testing.T, def string) campaign.Definition {
 	}
 	return *d
 }
+
+func TestPauseDuringQuietHoursHoldsTheSend(t *testing.T) {
+	h := newHarness(t)
+	start := time.Date(2026, 11, 23, 22, 0, 0, 0, time.UTC)
+	h.env.SetStartTime(start)
+	h.control(time.Hour, "pause", 1)     // during the quiet-hours hold
+	h.control(12*time.Hour, "resume", 2) // two hours after the hold ends at 08:00
+	h.runWith(`{"id": "quiet", "start_at": "mail", "rules": {"quiet_hours": {"from": "21:00", "to": "08:00"}}, "steps": {
+	  "mail": {"send": {"channel": "email", "template": {"subject": "Hi", "body": "Hi"}}, "next": "done"},
+	  "done": {"exit": {}}}}`, JourneyInput{})
+	if len(h.deliveredAt) != 1 || h.deliveredAt[0].Sub(start) != 12*time.Hour {
+		t.Fatalf("sends at %v, want one at the resume", h.deliveredAt)
+	}
+}

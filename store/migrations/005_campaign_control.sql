@@ -13,7 +13,7 @@ CREATE TABLE campaign_controls (
     created_at  timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz
 );
-CREATE INDEX campaign_controls_campaign ON campaign_controls (campaign_id, created_at);
+CREATE INDEX campaign_controls_campaign ON campaign_controls (campaign_id, seq);
 CREATE SEQUENCE campaign_control_seq;
 
 -- Controls page through a campaign's active journeys by workflow id.
