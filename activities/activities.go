@@ -79,14 +79,19 @@ func result(m store.Message) DeliverResult {
 // pending message for Send, or one skipped or failed with the reason. A
 // retry finds the message recorded and returns it as it was.
 func (a *Activities) Prepare(ctx context.Context, in DeliverInput) (DeliverResult, error) {
+	m, err := a.prepare(ctx, in)
+	return result(m), err
+}
+
+func (a *Activities) prepare(ctx context.Context, in DeliverInput) (store.Message, error) {
 	c, err := a.Store.Customer(ctx, in.CustomerID)
 	if err != nil {
-		return DeliverResult{}, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
+		return store.Message{}, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
 	}
 	msg := Compose(c, in.Send, in.Data)
 	sender, ok := a.Senders[msg.Channel]
 	if !ok {
-		return DeliverResult{}, temporal.NewNonRetryableApplicationError("no sender for channel "+msg.Channel, "NoSender", nil)
+		return store.Message{}, temporal.NewNonRetryableApplicationError("no sender for channel "+msg.Channel, "NoSender", nil)
 	}
 	status := msg.Status
 	if status == "" {
@@ -96,13 +101,12 @@ func (a *Activities) Prepare(ctx context.Context, in DeliverInput) (DeliverResul
 	if in.FrequencyCap != nil {
 		checks.CapMax, checks.CapPer = in.FrequencyCap.Max, in.FrequencyCap.Window()
 	}
-	stored, err := a.Store.RecordMessage(ctx, store.Message{
+	return a.Store.RecordMessage(ctx, store.Message{
 		IdempotencyKey: in.Key, JourneyID: in.JourneyID, CampaignID: in.CampaignID, CustomerID: in.CustomerID,
 		Step: in.Step, Channel: msg.Channel, Provider: sender.Provider(), Recipient: msg.To,
 		Subject: msg.Subject, Body: msg.Body, TemplateID: msg.TemplateID, TemplateData: msg.TemplateData, Link: msg.Link,
 		Status: status, Reason: msg.Reason,
 	}, in.Progress(), checks)
-	return result(stored), err
 }
 
 // SendInput names a prepared message, and where its journey will be once
@@ -129,17 +133,22 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (DeliverResult, err
 		// webhook: the journey's progress may still be unrecorded.
 		return result(m), a.Store.RecordProgress(ctx, m.JourneyID, in.Progress)
 	}
+	return a.send(ctx, m, in.Progress)
+}
+
+// send hands a pending message to its provider and records the outcome.
+func (a *Activities) send(ctx context.Context, m store.Message, progress store.Progress) (DeliverResult, error) {
+	var err error
 	var acceptedAs string
 	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &acceptedAs) == nil {
 		// An earlier attempt handed the message over but could not record it.
-		m, err = a.markSent(ctx, m.ID, acceptedAs, in.Progress)
+		m, err = a.markSent(ctx, m.ID, acceptedAs, progress)
 		return result(m), err
 	}
 	sender, ok := a.Senders[m.Channel]
 	if !ok {
 		return DeliverResult{}, temporal.NewNonRetryableApplicationError("no sender for channel "+m.Channel, "NoSender", nil)
 	}
-	progress := in.Progress
 	providerID, err := sender.Send(ctx, channels.Message{
 		ID: m.ID, Channel: m.Channel, To: m.Recipient, Subject: m.Subject, Body: m.Body,
 		TemplateID: m.TemplateID, TemplateData: m.TemplateData, Link: m.Link,
@@ -198,11 +207,11 @@ func (a *Activities) markSent(ctx context.Context, id, providerID string, p stor
 // on that channel's task queue (journeys started before per-channel task
 // queues schedule it on theirs).
 func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
-	res, err := a.Prepare(ctx, in)
-	if err != nil || res.Status != store.MessagePending {
-		return res, err
+	m, err := a.prepare(ctx, in)
+	if err != nil || m.Status != store.MessagePending {
+		return result(m), err
 	}
-	return a.Send(ctx, SendInput{MessageID: res.MessageID, Progress: in.Progress()})
+	return a.send(ctx, m, in.Progress())
 }
 
 // GiveUpInput names a send that stopped retrying, and why.

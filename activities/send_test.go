@@ -182,3 +182,21 @@ func TestSendWithoutASenderForTheChannelDoesNotRetry(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestDeliverRetryFindsAMessageTheProviderReportedAndRecordsProgress(t *testing.T) {
+	p := newProviders(t)
+	env, st := setupWith(t, p.senders)
+	in := input("ada", "email")
+	var a *activities.Activities
+	m := execute(t, env, a.Prepare, in) // the first attempt recorded it, then died
+	if err := st.MarkAccepted(context.Background(), m.MessageID, "sg-from-webhook"); err != nil {
+		t.Fatal(err)
+	}
+	res := deliver(t, env, in) // the retry
+	if res.Status != store.MessageSent || p.sendgrid.Requests() != 0 {
+		t.Fatalf("res = %+v, %d requests", res, p.sendgrid.Requests())
+	}
+	if j, _ := st.Journey(context.Background(), "journey:welcome:ada"); j.CurrentStep != "wait-1" {
+		t.Fatalf("journey at %q", j.CurrentStep)
+	}
+}

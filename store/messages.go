@@ -61,7 +61,8 @@ type SendChecks struct {
 }
 
 // RecordMessage stores m under its idempotency key, unless a message with
-// that key exists already; either way it returns the stored message. A
+// that key exists already; either way it returns the stored message (and
+// records the journey's progress if it is no longer pending). A
 // pending message must pass the checks first: the customer's row is locked
 // while they run, so two sends to one customer cannot both pass the
 // frequency cap, and a suppression committed before cannot be missed. A
@@ -73,7 +74,12 @@ func (s *Store) RecordMessage(ctx context.Context, m Message, p Progress, checks
 		rows, _ := tx.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1`, m.IdempotencyKey)
 		var err error
 		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != ErrNotFound {
-			return err // recorded by an earlier attempt
+			// Recorded by an earlier attempt. One no longer pending may have
+			// been marked sent by the provider's webhook, without progress.
+			if err == nil && stored.Status != MessagePending {
+				err = recordProgress(ctx, tx, stored.JourneyID, p)
+			}
+			return err
 		}
 		if m.Status == MessagePending && (checks.OfferID != "" || checks.CapMax > 0) {
 			if m.Reason, err = refusal(ctx, tx, m.CustomerID, checks); err != nil {
