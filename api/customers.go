@@ -3,12 +3,14 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
 	"net/mail"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,4 +150,61 @@ func (s *Server) getCustomer(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, v)
+}
+
+// Timeline is one page of a customer's events, newest first; Next pages on.
+type Timeline struct {
+	Events []store.Event `json:"events"`
+	Next   string        `json:"next,omitempty"`
+}
+
+// getTimeline answers a customer's journeys, messages and responses as one
+// chronological stream, newest first, a page at a time (?limit=, at most
+// 500, default 50; ?after= the previous page's next).
+func (s *Server) getTimeline(c echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	limit := 50
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return invalid("invalid_request", "bad limit", campaign.Problem{Path: "limit", Message: "a whole number from 1 to 500"})
+		}
+		limit = n
+	}
+	var pos store.Position
+	if v := c.QueryParam("after"); v != "" {
+		p, ok := decodePosition(v)
+		if !ok {
+			return invalid("invalid_request", "bad cursor", campaign.Problem{Path: "after", Message: "not a cursor from this timeline's next"})
+		}
+		pos = p
+	}
+	if _, err := s.customer(ctx, id); err != nil {
+		return err
+	}
+	events, err := s.Store.Timeline(ctx, id, pos, limit)
+	if err != nil {
+		return err
+	}
+	t := Timeline{Events: events}
+	if len(events) == limit {
+		last := events[len(events)-1]
+		t.Next = encodePosition(store.Position{At: last.At, Kind: last.Kind, Ref: last.Ref})
+	}
+	return c.JSON(http.StatusOK, t)
+}
+
+func encodePosition(p store.Position) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(p.At.Format(time.RFC3339Nano) + "\n" + p.Kind + "\n" + p.Ref))
+}
+
+func decodePosition(s string) (store.Position, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	parts := strings.SplitN(string(raw), "\n", 3)
+	if err != nil || len(parts) != 3 {
+		return store.Position{}, false
+	}
+	at, err := time.Parse(time.RFC3339Nano, parts[0])
+	return store.Position{At: at, Kind: parts[1], Ref: parts[2]}, err == nil
 }
