@@ -48,6 +48,8 @@ type DeliverInput struct {
 	// Exit, when the step after this send is an exit, has the send record
 	// the journey's end with the message: no local activity at the end.
 	Exit *campaign.Exit
+	// Coupon is the journey's coupon code, which templates show as {{coupon}}.
+	Coupon string
 }
 
 // Progress is where the journey will be once this send is done.
@@ -88,7 +90,7 @@ func (a *Activities) prepare(ctx context.Context, in DeliverInput) (store.Messag
 	if err != nil {
 		return store.Message{}, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
 	}
-	msg := Compose(c, in.Send, in.Data)
+	msg := Compose(c, in.Send, in.Data, in.Coupon)
 	sender, ok := a.Senders[msg.Channel]
 	if !ok {
 		return store.Message{}, temporal.NewNonRetryableApplicationError("no sender for channel "+msg.Channel, "NoSender", nil)
@@ -212,6 +214,26 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		return result(m), err
 	}
 	return a.send(ctx, m, in.Progress())
+}
+
+// CouponInput is a coupon step of one journey.
+type CouponInput struct {
+	Key        string // the journey, step and visit: one coupon however often asked
+	JourneyID  string
+	CampaignID string
+	CustomerID string
+	OfferID    string
+	campaign.Coupon
+}
+
+// IssueCoupon issues the journey's coupon for the campaign's offer, once,
+// and returns its code.
+func (a *Activities) IssueCoupon(ctx context.Context, in CouponInput) (string, error) {
+	c, err := a.Store.IssueCoupon(ctx, in.Key, store.Coupon{
+		CustomerID: in.CustomerID, CampaignID: in.CampaignID, JourneyID: in.JourneyID, OfferID: in.OfferID,
+		ExpiresAt: time.Now().Add(in.Validity()),
+	}, in.Prefix, in.CodeLength())
+	return c.Code, err
 }
 
 // GiveUpInput names a send that stopped retrying, and why.

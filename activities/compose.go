@@ -35,8 +35,9 @@ type Composition struct {
 
 // Compose picks the channel of a send for the customer (the first of the
 // candidates, preferred channel first, on which the customer is reachable
-// and has consented) and renders its template.
-func Compose(c store.Customer, send campaign.Send, data map[string]any) Composition {
+// and has consented) and renders its template; coupon is the journey's
+// coupon code, if it has one.
+func Compose(c store.Customer, send campaign.Send, data map[string]any, coupon string) Composition {
 	candidates := send.Candidates()
 	if i := slices.Index(candidates, c.PreferredChannel); i > 0 {
 		candidates = append([]string{c.PreferredChannel}, slices.Delete(slices.Clone(candidates), i, i+1)...)
@@ -52,7 +53,7 @@ func Compose(c store.Customer, send campaign.Send, data map[string]any) Composit
 			continue
 		}
 		t, _ := send.TemplateFor(ch)
-		m, err := render(t, ch, templateVars(c, data))
+		m, err := render(t, ch, templateVars(c, data, coupon))
 		if err != nil {
 			return Composition{Channel: ch, To: to, Status: store.MessageFailed, Reason: ReasonTemplate + ": " + err.Error()}
 		}
@@ -111,8 +112,9 @@ func Facts(c store.Customer) campaign.Facts {
 
 // templateVars are what templates see: the customer's attributes by
 // name, the profile fields (id, email, phone, locale, timezone), which win
-// over attributes of the same name, and the enrolment's data as `data`.
-func templateVars(c store.Customer, data map[string]any) map[string]any {
+// over attributes of the same name, the enrolment's data as `data`, and
+// the journey's coupon code as `coupon`.
+func templateVars(c store.Customer, data map[string]any, coupon string) map[string]any {
 	vars := make(map[string]any, len(c.Attributes)+6)
 	for k, v := range c.Attributes {
 		vars[k] = v
@@ -120,6 +122,9 @@ func templateVars(c store.Customer, data map[string]any) map[string]any {
 	vars["id"], vars["email"], vars["phone"], vars["locale"], vars["timezone"] = c.ID, c.Email, c.Phone, c.Locale, c.Timezone
 	if data != nil {
 		vars["data"] = data
+	}
+	if coupon != "" {
+		vars["coupon"] = coupon
 	}
 	return vars
 }

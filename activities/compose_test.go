@@ -26,7 +26,7 @@ func TestComposeFallsBackAcrossChannels(t *testing.T) {
 		"nothing usable":       {store.Customer{Phone: "+491", Consent: store.Consent{Push: true}}, "push", "", "no_channel: push unreachable, sms no_consent, email unreachable"},
 	} {
 		tc.c.Attributes = map[string]any{"first_name": "Ada"}
-		got := Compose(tc.c, send, map[string]any{"code": "X1"})
+		got := Compose(tc.c, send, map[string]any{"code": "X1"}, "")
 		if got.Channel != tc.channel || got.Body != tc.body || got.Reason != tc.reason {
 			t.Errorf("%s: got %+v, want %s %q %q", name, got, tc.channel, tc.body, tc.reason)
 		}
@@ -34,14 +34,14 @@ func TestComposeFallsBackAcrossChannels(t *testing.T) {
 			t.Errorf("%s: status %q", name, got.Status)
 		}
 	}
-	if got := Compose(store.Customer{PushToken: "t", Consent: all, Attributes: map[string]any{"first_name": "Ada"}}, send, nil); got.Subject != "Last chance, Ada" {
+	if got := Compose(store.Customer{PushToken: "t", Consent: all, Attributes: map[string]any{"first_name": "Ada"}}, send, nil, ""); got.Subject != "Last chance, Ada" {
 		t.Errorf("push title = %q", got.Subject)
 	}
 }
 
 func TestComposeReportsATemplateThatFailsToRender(t *testing.T) {
 	send := campaign.Send{Channel: "sms", Template: &campaign.Template{Body: "{{ 1 | divided_by: 0 }}"}}
-	got := Compose(store.Customer{Phone: "+491", Consent: store.Consent{SMS: true}}, send, nil)
+	got := Compose(store.Customer{Phone: "+491", Consent: store.Consent{SMS: true}}, send, nil, "")
 	if got.Status != store.MessageFailed || !strings.HasPrefix(got.Reason, ReasonTemplate) {
 		t.Fatalf("got %+v", got)
 	}
@@ -51,12 +51,12 @@ func TestComposeProviderTemplatesAndLinks(t *testing.T) {
 	c := store.Customer{ID: "ada", Email: "a@b.c", PushToken: "tok", Consent: store.Consent{Email: true, Push: true},
 		Attributes: map[string]any{"first_name": "Ada", "sku": "42"}}
 	mail := Compose(c, campaign.Send{Channel: "email", Template: &campaign.Template{TemplateID: "d-0123456789abcdef0123456789abcdef"}},
-		map[string]any{"code": "X1"})
+		map[string]any{"code": "X1"}, "")
 	if mail.TemplateID != "d-0123456789abcdef0123456789abcdef" || mail.Body != "" || mail.TemplateData["first_name"] != "Ada" ||
 		mail.TemplateData["id"] != "ada" || mail.TemplateData["data"].(map[string]any)["code"] != "X1" {
 		t.Errorf("dynamic template: %+v", mail)
 	}
-	push := Compose(c, campaign.Send{Channel: "push", Template: &campaign.Template{Title: "Back", Body: "In stock", Link: "shop://products/{{sku}}"}}, nil)
+	push := Compose(c, campaign.Send{Channel: "push", Template: &campaign.Template{Title: "Back", Body: "In stock", Link: "shop://products/{{sku}}"}}, nil, "")
 	if push.Link != "shop://products/42" || push.TemplateID != "" {
 		t.Errorf("push: %+v", push)
 	}

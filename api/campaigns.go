@@ -212,6 +212,9 @@ func (s *Server) enrollCustomer(c echo.Context) error {
 	return c.JSON(status, e)
 }
 
+// previewCoupon stands for the coupon code a journey would issue.
+const previewCoupon = "COUPON-PREVIEW"
+
 type previewRequest struct {
 	CustomerID string         `json:"customer_id"`
 	Data       map[string]any `json:"data,omitempty"`
@@ -244,7 +247,7 @@ func (s *Server) previewCampaign(c echo.Context) error {
 	messages := []PreviewMessage{}
 	for _, name := range stored.Definition.StepOrder() {
 		if send := stored.Definition.Steps[name].Send; send != nil {
-			messages = append(messages, PreviewMessage{Step: name, Composition: activities.Compose(customer, *send, req.Data)})
+			messages = append(messages, PreviewMessage{Step: name, Composition: activities.Compose(customer, *send, req.Data, previewCoupon)})
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{

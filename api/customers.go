@@ -118,6 +118,8 @@ type CustomerView struct {
 	Responses []store.Response `json:"responses"`
 	// Suppressions are the offers the customer must not be offered now.
 	Suppressions []store.Suppression `json:"suppressions"`
+	// Coupons are the customer's coupons, redeemed or not.
+	Coupons []store.Coupon `json:"coupons"`
 }
 
 // customer loads a customer; an unknown one is a 404.
@@ -147,6 +149,9 @@ func (s *Server) getCustomer(c echo.Context) error {
 		return err
 	}
 	if v.Suppressions, err = s.Store.CustomerSuppressions(ctx, id); err != nil {
+		return err
+	}
+	if v.Coupons, err = s.Store.CustomerCoupons(ctx, id); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, v)

@@ -186,3 +186,22 @@ func TestRenderEscapesValuesInHTML(t *testing.T) {
 		t.Fatalf("plain text was escaped: %q", plain)
 	}
 }
+
+func TestValidateCoupon(t *testing.T) {
+	for name, tc := range map[string]struct{ def, path string }{
+		"no offer":     {`{"id": "c", "start_at": "code", "steps": {"code": {"coupon": {}, "next": "done"}, "done": {"exit": {}}}}`, "steps.code.coupon"},
+		"short code":   {`{"id": "c", "offer_id": "O", "start_at": "code", "steps": {"code": {"coupon": {"length": 4}, "next": "done"}, "done": {"exit": {}}}}`, "steps.code.coupon.length"},
+		"bad validity": {`{"id": "c", "offer_id": "O", "start_at": "code", "steps": {"code": {"coupon": {"valid_for": "a month"}, "next": "done"}, "done": {"exit": {}}}}`, "steps.code.coupon.valid_for"},
+		"no next":      {`{"id": "c", "offer_id": "O", "start_at": "code", "steps": {"code": {"coupon": {}}, "done": {"exit": {}}}}`, "steps.code.next"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, ps := Parse([]byte(tc.def))
+			if !slices.Contains(paths(ps), tc.path) {
+				t.Fatalf("no problem at %s; got %v", tc.path, ps)
+			}
+		})
+	}
+	if _, ps := Parse([]byte(`{"id": "c", "offer_id": "O", "start_at": "code", "steps": {"code": {"coupon": {"prefix": "SPRING-"}, "next": "done"}, "done": {"exit": {}}}}`)); len(ps) > 0 {
+		t.Fatal(ps)
+	}
+}

@@ -91,8 +91,9 @@ type Step struct {
 	Experiment *Experiment `json:"experiment,omitempty"`
 	Delay      *Delay      `json:"delay,omitempty"`
 	Exit       *Exit       `json:"exit,omitempty"`
+	Coupon     *Coupon     `json:"coupon,omitempty"`
 
-	// Next is where send and delay steps continue, and waits answered by a
+	// Next is where send, delay and coupon steps continue, and waits answered by a
 	// response without an `on` entry.
 	Next string `json:"next,omitempty"`
 	// On maps a wait's outcome (a response type or "timeout") to a step.
@@ -143,6 +144,35 @@ type Template struct {
 	TemplateID string `json:"template_id,omitempty"`
 	// Link is the deep link a push notification opens.
 	Link string `json:"link,omitempty"`
+}
+
+// Coupon issues the customer a personal, single-use code for the
+// campaign's offer; later templates show it as {{coupon}}, and redeeming
+// it on any channel counts as the journey's conversion.
+type Coupon struct {
+	// Prefix starts the code (e.g. "SPRING-"); Length random characters
+	// follow (default 8).
+	Prefix string `json:"prefix,omitempty"`
+	Length int    `json:"length,omitempty"`
+	// ValidFor is how long the code can be redeemed (default 720h).
+	ValidFor string `json:"valid_for,omitempty"`
+}
+
+// Validity is the parsed ValidFor of a validated coupon.
+func (c *Coupon) Validity() time.Duration {
+	if c.ValidFor == "" {
+		return 720 * time.Hour
+	}
+	d, _ := time.ParseDuration(c.ValidFor)
+	return d
+}
+
+// CodeLength is the number of random characters, default 8.
+func (c *Coupon) CodeLength() int {
+	if c.Length == 0 {
+		return 8
+	}
+	return c.Length
 }
 
 // Wait holds the journey until one of the awaited responses arrives or the
@@ -202,6 +232,7 @@ func (s Step) Kinds() []string {
 	add("experiment", s.Experiment != nil)
 	add("delay", s.Delay != nil)
 	add("exit", s.Exit != nil)
+	add("coupon", s.Coupon != nil)
 	return kinds
 }
 

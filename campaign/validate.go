@@ -124,7 +124,7 @@ func (d *Definition) validateStep(ps *Problems, path string, s Step) {
 	kinds := s.Kinds()
 	switch len(kinds) {
 	case 0:
-		ps.add(path, "a step needs one of send, wait, branch, experiment, delay, exit")
+		ps.add(path, "a step needs one of send, wait, branch, experiment, delay, exit, coupon")
 		return
 	case 1:
 	default:
@@ -150,10 +150,33 @@ func (d *Definition) validateStep(ps *Problems, path string, s Step) {
 		d.checkRef(ps, Join(path, "next"), s.Next)
 		allowed["next"] = true
 	case "exit":
+	case "coupon":
+		d.validateCoupon(ps, Join(path, "coupon"), s.Coupon)
+		d.checkRef(ps, Join(path, "next"), s.Next)
+		allowed["next"] = true
 	}
 	for field, set := range map[string]bool{"next": s.Next != "", "on": s.On != nil, "else": s.Else != ""} {
 		if set && !allowed[field] {
 			ps.add(Join(path, field), "a %s step has no %s", kinds[0], field)
+		}
+	}
+}
+
+var couponPrefix = regexp.MustCompile(`^[A-Z0-9-]{0,16}$`)
+
+func (d *Definition) validateCoupon(ps *Problems, path string, c *Coupon) {
+	if d.OfferID == "" {
+		ps.add(path, "a coupon is for the campaign's offer: set offer_id")
+	}
+	if !couponPrefix.MatchString(c.Prefix) {
+		ps.add(Join(path, "prefix"), "up to 16 of A-Z, 0-9 and -")
+	}
+	if c.Length != 0 && (c.Length < 6 || c.Length > 16) {
+		ps.add(Join(path, "length"), "from 6 to 16 random characters")
+	}
+	if c.ValidFor != "" {
+		if v, err := time.ParseDuration(c.ValidFor); err != nil || v <= 0 {
+			ps.add(Join(path, "valid_for"), "a positive duration such as 720h")
 		}
 	}
 }

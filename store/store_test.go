@@ -240,3 +240,29 @@ func TestASuppressionRefusesSendsUntilItExpires(t *testing.T) {
 		t.Fatalf("after the suppression expired: %+v", m)
 	}
 }
+
+func TestIssueCouponOncePerKey(t *testing.T) {
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	if _, err := s.UpsertCustomers(ctx, []store.CustomerPatch{{ID: "c1"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := store.Coupon{CustomerID: "c1", CampaignID: "spring", JourneyID: "journey:spring:c1", OfferID: "O", ExpiresAt: time.Now().Add(time.Hour)}
+	first, err := s.IssueCoupon(ctx, "journey:spring:c1/code/1", c, "SPR-", 8)
+	if err != nil || len(first.Code) != 12 || first.Code[:4] != "SPR-" {
+		t.Fatalf("coupon %+v, %v", first, err)
+	}
+	again, err := s.IssueCoupon(ctx, "journey:spring:c1/code/1", c, "SPR-", 8) // a retried activity
+	if err != nil || again.Code != first.Code {
+		t.Fatalf("again %+v, %v; want %s", again, err, first.Code)
+	}
+	other, err := s.IssueCoupon(ctx, "journey:spring:c1/code/2", c, "SPR-", 8)
+	if err != nil || other.Code == first.Code {
+		t.Fatalf("a second visit got %+v, %v", other, err)
+	}
+	c.ExpiresAt = time.Now().Add(-time.Minute)
+	old, _ := s.IssueCoupon(ctx, "journey:spring:c1/code/3", c, "", 8)
+	if _, err := s.RedeemCoupon(ctx, old.Code, "pos", ""); !errors.Is(err, store.ErrExpired) {
+		t.Fatalf("expired coupon: %v", err)
+	}
+}

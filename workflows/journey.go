@@ -97,6 +97,8 @@ type journey struct {
 	// refused is set when the store refused a send because the customer
 	// rejected the offer meanwhile.
 	refused bool
+	// couponCode is the code the journey's coupon step issued.
+	couponCode string
 	// paused holds the journey before its next send; control is the Seq of
 	// the last control applied.
 	paused  bool
@@ -145,6 +147,8 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 			next = j.experiment(name, step)
 		case step.Delay != nil:
 			next, err = j.delay(ctx, name, step)
+		case step.Coupon != nil:
+			next, err = j.coupon(ctx, name, step)
 		case step.Exit != nil:
 			return j.finish(ctx, name, store.JourneyCompleted, step.Exit.Reason)
 		default:
@@ -272,6 +276,7 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 		FrequencyCap: j.rules().FrequencyCap,
 		NextStep:     step.Next,
 		Variant:      j.variant,
+		Coupon:       j.couponCode,
 	}
 	var res activities.DeliverResult
 	var err error
@@ -475,6 +480,19 @@ var localOptions = workflow.LocalActivityOptions{
 
 // recordProgress writes where the journey pauses, unless the read model
 // shows it already (a send records the step after it).
+// coupon issues the customer's coupon for the campaign's offer (a local
+// activity: one marker), which the following sends show as {{coupon}}.
+func (j *journey) coupon(ctx workflow.Context, name string, step campaign.Step) (string, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, localOptions)
+	var a *activities.Activities
+	err := workflow.ExecuteLocalActivity(ctx, a.IssueCoupon, activities.CouponInput{
+		Key:       fmt.Sprintf("%s/%s/%d", j.id, name, j.visits[name]),
+		JourneyID: j.id, CampaignID: j.in.CampaignID, CustomerID: j.in.CustomerID, OfferID: j.in.Definition.OfferID,
+		Coupon: *step.Coupon,
+	}).Get(ctx, &j.couponCode)
+	return step.Next, err
+}
+
 func (j *journey) recordProgress(ctx workflow.Context, name string) error {
 	p := store.Progress{Step: name, Variant: j.variant}
 	if p == j.recorded {
