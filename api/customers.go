@@ -120,6 +120,8 @@ type CustomerView struct {
 	Suppressions []store.Suppression `json:"suppressions"`
 	// Coupons are the customer's coupons, redeemed or not.
 	Coupons []store.Coupon `json:"coupons"`
+	// Offers are what every channel should offer the customer now.
+	Offers []store.Offer `json:"offers"`
 }
 
 // customer loads a customer; an unknown one is a 404.
@@ -152,6 +154,9 @@ func (s *Server) getCustomer(c echo.Context) error {
 		return err
 	}
 	if v.Coupons, err = s.Store.CustomerCoupons(ctx, id); err != nil {
+		return err
+	}
+	if v.Offers, err = s.Store.CustomerOffers(ctx, id); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, v)
@@ -212,4 +217,31 @@ func decodePosition(s string) (store.Position, bool) {
 	}
 	at, err := time.Parse(time.RFC3339Nano, parts[0])
 	return store.Position{At: at, Kind: parts[1], Ref: parts[2]}, err == nil
+}
+
+// Offers are the offers a customer should see now; every channel that
+// asks gets the same list.
+type Offers struct {
+	CustomerID string        `json:"customer_id"`
+	Channel    string        `json:"channel,omitempty"`
+	Offers     []store.Offer `json:"offers"`
+}
+
+// getOffers answers the offers to show the customer now, the same for the
+// shop, the app and the contact centre (?channel= only names who asks). A
+// channel reports what it showed as an offer_viewed or rejected response.
+func (s *Server) getOffers(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, channel := c.Param("id"), c.QueryParam("channel")
+	if channel != "" && !channelName.MatchString(channel) {
+		return invalid("invalid_request", "bad channel", campaign.Problem{Path: "channel", Message: "a lower-case name such as shop, app or contact_center"})
+	}
+	if _, err := s.customer(ctx, id); err != nil {
+		return err
+	}
+	offers, err := s.Store.CustomerOffers(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, Offers{CustomerID: id, Channel: channel, Offers: offers})
 }

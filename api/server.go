@@ -64,6 +64,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1.POST("/customers", s.upsertCustomers)
 	v1.GET("/customers/:id", s.getCustomer)
 	v1.GET("/customers/:id/timeline", s.getTimeline)
+	v1.GET("/customers/:id/offers", s.getOffers)
 	v1.POST("/coupons/:code/redeem", s.redeemCoupon)
 	v1.POST("/campaigns", s.createCampaign)
 	v1.GET("/campaigns/:id", s.getCampaign)

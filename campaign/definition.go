@@ -15,8 +15,10 @@ const (
 // Channels lists every channel in a fixed order.
 var Channels = []string{Email, SMS, Push}
 
-// ResponseTypes are the responses channel systems report and waits await.
-var ResponseTypes = []string{"delivered", "opened", "clicked", "converted", "rejected", "unsubscribed", "bounced", "failed"}
+// ResponseTypes are the responses channel systems report and waits await;
+// offer_viewed is an inbound channel (shop, app, contact centre) showing
+// the customer the offer.
+var ResponseTypes = []string{"delivered", "opened", "clicked", "converted", "rejected", "unsubscribed", "bounced", "failed", "offer_viewed"}
 
 // Timeout is the `on` key a wait follows when no awaited response arrived in time.
 const Timeout = "timeout"
