@@ -100,6 +100,26 @@ func (s *Store) JourneySteps(ctx context.Context, campaignID string) (map[string
 	return s.countBy(ctx, `SELECT current_step, count(*) FROM journeys WHERE campaign_id = $1 AND status = 'active' GROUP BY current_step`, campaignID)
 }
 
+// CampaignJourneys calls fn with each of a campaign's journeys, in
+// workflow id order, reading them as they stream from the database.
+func (s *Store) CampaignJourneys(ctx context.Context, campaignID string, fn func(Journey) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT `+journeyColumns+` FROM journeys WHERE campaign_id = $1 ORDER BY workflow_id`, campaignID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		j, err := pgx.RowToStructByName[Journey](rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(j); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Journey returns one journey, or ErrNotFound.
 func (s *Store) Journey(ctx context.Context, workflowID string) (Journey, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+journeyColumns+` FROM journeys WHERE workflow_id = $1`, workflowID)
