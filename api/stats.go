@@ -57,15 +57,29 @@ type Stats struct {
 }
 
 func (s *Server) getStats(c echo.Context) error {
+	id, counters, err := s.counters(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, buildStats(id, counters))
+}
+
+// counters loads the counters of the campaign the path names.
+func (s *Server) counters(c echo.Context) (string, []store.Counter, error) {
 	stored, err := s.campaign(c.Request().Context(), c.Param("id"))
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	counters, err := s.Store.CampaignCounters(c.Request().Context(), stored.ID)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, buildStats(stored.ID, counters))
+	return stored.ID, counters, err
+}
+
+// csvWriter starts a CSV download named file.
+func csvWriter(c echo.Context, file string) *csv.Writer {
+	c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+file+`"`)
+	c.Response().WriteHeader(http.StatusOK)
+	return csv.NewWriter(c.Response())
 }
 
 func buildStats(id string, counters []store.Counter) Stats {
@@ -153,18 +167,11 @@ func twoProportionP(x1, n1, x2, n2 int64) float64 {
 // getStatsCSV answers the same counters as rows for a spreadsheet:
 // variant, channel, step, metric, count.
 func (s *Server) getStatsCSV(c echo.Context) error {
-	stored, err := s.campaign(c.Request().Context(), c.Param("id"))
+	id, counters, err := s.counters(c)
 	if err != nil {
 		return err
 	}
-	counters, err := s.Store.CampaignCounters(c.Request().Context(), stored.ID)
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+stored.ID+`-stats.csv"`)
-	c.Response().WriteHeader(http.StatusOK)
-	w := csv.NewWriter(c.Response())
+	w := csvWriter(c, id+"-stats.csv")
 	_ = w.Write([]string{"variant", "channel", "step", "metric", "count"})
 	for _, k := range counters {
 		_ = w.Write([]string{k.Variant, k.Channel, k.Step, k.Metric, strconv.FormatInt(k.N, 10)})
@@ -179,10 +186,7 @@ func (s *Server) getJourneysCSV(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+stored.ID+`-journeys.csv"`)
-	c.Response().WriteHeader(http.StatusOK)
-	w := csv.NewWriter(c.Response())
+	w := csvWriter(c, stored.ID+"-journeys.csv")
 	_ = w.Write([]string{"workflow_id", "customer_id", "version", "variant", "status", "current_step", "exit_reason", "started_at", "ended_at", "converted_at"})
 	err = s.Store.CampaignJourneys(c.Request().Context(), stored.ID, func(j store.Journey) error {
 		return w.Write([]string{j.WorkflowID, j.CustomerID, strconv.Itoa(j.Version), j.Variant, j.Status, j.CurrentStep,
