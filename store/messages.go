@@ -186,11 +186,6 @@ func recordProgress(ctx context.Context, tx pgx.Tx, journeyID string, p Progress
 	return err
 }
 
-// MessageCounts counts a campaign's messages by status.
-func (s *Store) MessageCounts(ctx context.Context, campaignID string) (map[string]int, error) {
-	return s.countBy(ctx, `SELECT status, count(*) FROM messages WHERE campaign_id = $1 GROUP BY status`, campaignID)
-}
-
 // CustomerMessages lists a customer's latest messages, newest first.
 func (s *Store) CustomerMessages(ctx context.Context, customerID string, limit int) ([]Message, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2`, customerID, limit)

@@ -55,12 +55,18 @@ func sendCampaign(tb testing.TB, env *testenv.Env, id, channel string, from, n i
 	return c
 }
 
-// sent counts a campaign's messages by status.
+// sent counts a campaign's messages by status, from its KPI counters.
 func sent(tb testing.TB, env *testenv.Env, campaignID string) map[string]int {
 	tb.Helper()
-	counts, err := env.Store.MessageCounts(context.Background(), campaignID)
+	counters, err := env.Store.CampaignCounters(context.Background(), campaignID)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, k := range counters {
+		if k.Step != "" { // counts by step: messages (and responses about them)
+			counts[k.Metric] += int(k.N)
+		}
 	}
 	return counts
 }

@@ -167,17 +167,24 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 	}
 }
 
-func (j *journey) receiveResponses(ctx workflow.Context) {
-	ch := workflow.GetSignalChannel(ctx, ResponseSignal)
+// onSignal calls fn with every signal of that name, from a coroutine of
+// its own, so signals are taken whatever step the journey is in.
+func onSignal[T any](ctx workflow.Context, name string, fn func(T)) {
+	ch := workflow.GetSignalChannel(ctx, name)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			var r Response
-			ch.Receive(ctx, &r)
-			// The API re-signals a repeated event so that none is lost;
-			// here it counts once.
-			if j.seen[r.EventID] {
-				continue
-			}
+			var v T
+			ch.Receive(ctx, &v)
+			fn(v)
+		}
+	})
+}
+
+func (j *journey) receiveResponses(ctx workflow.Context) {
+	onSignal(ctx, ResponseSignal, func(r Response) {
+		// The API re-signals a repeated event so that none is lost; here
+		// it counts once.
+		if !j.seen[r.EventID] {
 			j.seen[r.EventID] = true
 			j.responses = append(j.responses, r)
 		}
@@ -185,14 +192,9 @@ func (j *journey) receiveResponses(ctx workflow.Context) {
 }
 
 func (j *journey) receiveControls(ctx workflow.Context) {
-	ch := workflow.GetSignalChannel(ctx, ControlSignal)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var c Control
-			ch.Receive(ctx, &c)
-			if c.Seq > j.control {
-				j.control, j.paused = c.Seq, c.Action == store.ControlPause
-			}
+	onSignal(ctx, ControlSignal, func(c Control) {
+		if c.Seq > j.control {
+			j.control, j.paused = c.Seq, c.Action == store.ControlPause
 		}
 	})
 }
