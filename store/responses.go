@@ -42,6 +42,7 @@ func (s *Store) RecordResponse(ctx context.Context, r Response, fx ResponseEffec
 		r.Data = map[string]any{}
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		duplicate = false
 		rows, _ := tx.Query(ctx, `
 INSERT INTO responses (event_id, customer_id, campaign_id, offer_id, channel, type, occurred_at, data)
 VALUES ($1, $2, nullif($3, ''), nullif($4, ''), $5, $6, $7, $8)

@@ -125,7 +125,15 @@ func isCode(err error, code string) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == code
 }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// inTx runs fn in a transaction, committing when it returns nil. A
+// transaction PostgreSQL aborts to break a deadlock (two writers taking
+// the same counter rows in different orders, say) runs again, up to three
+// times: fn must only assign what it returns.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, s.pool, fn)
+		if !isCode(err, "40P01") || attempt == 3 { // deadlock_detected
+			return err
+		}
+	}
 }

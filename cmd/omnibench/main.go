@@ -16,7 +16,10 @@
 //     at BENCH_RATE per second, with BENCH_N journeys waiting;
 //   - memory: the worker's RSS with BENCH_N journeys waiting.
 //
-// `make bench` runs it. Nothing here passes or fails on time.
+//
+// `omnibench history` measures the read models on a year of history
+// instead (see history.go). `make bench` runs both. Nothing here passes or
+// fails on time.
 package main
 
 import (
@@ -100,6 +103,10 @@ type Cost struct {
 }
 
 func main() {
+	run := run
+	if len(os.Args) > 1 && os.Args[1] == "history" {
+		run = history
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "omnibench:", err)
 		os.Exit(1)
@@ -236,7 +243,7 @@ func run() error {
 	}
 
 	printTable(os.Stdout, res)
-	return save(res)
+	return saveJSON(res, fmt.Sprintf("%s-n%d.json", res.Date.Format("2006-01-02T150405Z"), n))
 }
 
 // runReference launches the reference campaign (a version of its own per
@@ -528,7 +535,8 @@ func printTable(w io.Writer, r Result) {
 	_ = tw.Flush()
 }
 
-func save(r Result) error {
+// saveJSON writes a run's figures under BENCH_OUT (bench/results).
+func saveJSON(r any, name string) error {
 	dir := env("BENCH_OUT", filepath.Join("bench", "results"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -537,7 +545,7 @@ func save(r Result) error {
 	if err != nil {
 		return err
 	}
-	file := filepath.Join(dir, fmt.Sprintf("%s-n%d.json", r.Date.Format("2006-01-02T150405Z"), r.N))
+	file := filepath.Join(dir, name)
 	fmt.Println("written to", file)
 	return os.WriteFile(file, append(data, '\n'), 0o644)
 }
