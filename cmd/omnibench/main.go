@@ -16,7 +16,6 @@
 //     at BENCH_RATE per second, with BENCH_N journeys waiting;
 //   - memory: the worker's RSS with BENCH_N journeys waiting.
 //
-//
 // `omnibench history` measures the read models on a year of history
 // instead (see history.go). `make bench` runs both. Nothing here passes or
 // fails on time.
