@@ -254,7 +254,7 @@ func (a *Activities) CustomerFacts(ctx context.Context, customerID string) (camp
 	if err != nil {
 		return campaign.Facts{}, fmt.Errorf("load customer %s: %w", customerID, err)
 	}
-	return Facts(c), nil
+	return c.Facts(), nil
 }
 
 // ProgressInput is a journey's position for the read model.

@@ -65,49 +65,14 @@ func Compose(c store.Customer, send campaign.Send, data map[string]any, coupon s
 
 // address returns where the customer is reached on channel, or why not.
 func address(c store.Customer, channel string) (to, reason string) {
-	to = addressOf(c, channel)
+	to = c.Address(channel)
 	switch {
 	case to == "":
 		return "", ReasonUnreachable
-	case !consentOf(c, channel):
+	case !c.Consents(channel):
 		return to, ReasonNoConsent
 	}
 	return to, ""
-}
-
-func addressOf(c store.Customer, channel string) string {
-	switch channel {
-	case campaign.Email:
-		return c.Email
-	case campaign.SMS:
-		return c.Phone
-	case campaign.Push:
-		return c.PushToken
-	}
-	return ""
-}
-
-func consentOf(c store.Customer, channel string) bool {
-	switch channel {
-	case campaign.Email:
-		return c.Consent.Email
-	case campaign.SMS:
-		return c.Consent.SMS
-	case campaign.Push:
-		return c.Consent.Push
-	}
-	return false
-}
-
-// Facts are what conditions (a branch's, a launch filter's) see of the
-// customer.
-func Facts(c store.Customer) campaign.Facts {
-	f := campaign.Facts{Attributes: c.Attributes, Reachable: map[string]bool{}, Consent: map[string]bool{}}
-	for _, ch := range campaign.Channels {
-		f.Reachable[ch] = addressOf(c, ch) != ""
-		f.Consent[ch] = consentOf(c, ch)
-	}
-	return f
 }
 
 // templateVars are what templates see: the customer's attributes by

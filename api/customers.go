@@ -112,7 +112,10 @@ func deref(s *string) string {
 
 // CustomerView is the customer as every channel sees it.
 type CustomerView struct {
-	Customer  store.Customer   `json:"customer"`
+	Customer store.Customer `json:"customer"`
+	// Addresses are the customer's address per channel (email, phone,
+	// push token), consent there and the last message sent there.
+	Addresses []store.Address  `json:"addresses"`
 	Journeys  []store.Journey  `json:"journeys"`
 	Messages  []store.Message  `json:"messages"`
 	Responses []store.Response `json:"responses"`
@@ -141,6 +144,9 @@ func (s *Server) getCustomer(c echo.Context) error {
 		return err
 	}
 	v := CustomerView{Customer: customer}
+	if v.Addresses, err = s.Store.CustomerAddresses(ctx, customer); err != nil {
+		return err
+	}
 	if v.Journeys, err = s.Store.CustomerJourneys(ctx, id); err != nil {
 		return err
 	}
@@ -156,7 +162,7 @@ func (s *Server) getCustomer(c echo.Context) error {
 	if v.Coupons, err = s.Store.CustomerCoupons(ctx, id); err != nil {
 		return err
 	}
-	if v.Offers, err = s.Store.CustomerOffers(ctx, id); err != nil {
+	if v.Offers, err = s.Store.CustomerOffers(ctx, customer); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, v)
@@ -236,10 +242,11 @@ func (s *Server) getOffers(c echo.Context) error {
 	if channel != "" && !channelName.MatchString(channel) {
 		return invalid("invalid_request", "bad channel", campaign.Problem{Path: "channel", Message: "a lower-case name such as shop, app or contact_center"})
 	}
-	if _, err := s.customer(ctx, id); err != nil {
+	customer, err := s.customer(ctx, id)
+	if err != nil {
 		return err
 	}
-	offers, err := s.Store.CustomerOffers(ctx, id)
+	offers, err := s.Store.CustomerOffers(ctx, customer)
 	if err != nil {
 		return err
 	}

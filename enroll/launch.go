@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/store"
 )
 
@@ -141,7 +140,7 @@ func (a *Activities) enroll(ctx context.Context, in LaunchInput, pages int) (Bat
 			return b(true), st.UpdateLaunch(ctx, in.LaunchID, cur.Progress, true)
 		}
 		if f := in.Audience.Filter; f != nil {
-			page = slices.DeleteFunc(page, func(c store.Customer) bool { return !f.Eval(activities.Facts(c), nil) })
+			page = slices.DeleteFunc(page, func(c store.Customer) bool { return !f.Eval(c.Facts(), nil) })
 		}
 		cur.Progress.Audience += len(page) + skipped
 		cur.Progress.Skip("unknown_customer", skipped)

@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/omni-orchestrator/omni/campaign"
 )
 
 // Consent is a customer's marketing permission per channel.
@@ -28,6 +31,43 @@ type Customer struct {
 	Attributes       map[string]any `json:"attributes" db:"attributes"`
 	CreatedAt        time.Time      `json:"created_at" db:"created_at"`
 	UpdatedAt        time.Time      `json:"updated_at" db:"updated_at"`
+}
+
+// Address is where the customer gets messages on channel ("" if nowhere).
+func (c Customer) Address(channel string) string {
+	switch channel {
+	case campaign.Email:
+		return c.Email
+	case campaign.SMS:
+		return c.Phone
+	case campaign.Push:
+		return c.PushToken
+	}
+	return ""
+}
+
+// Consents reports the customer's marketing permission on channel.
+func (c Customer) Consents(channel string) bool {
+	switch channel {
+	case campaign.Email:
+		return c.Consent.Email
+	case campaign.SMS:
+		return c.Consent.SMS
+	case campaign.Push:
+		return c.Consent.Push
+	}
+	return false
+}
+
+// Facts are what conditions (a branch's, a launch filter's) see of the
+// customer.
+func (c Customer) Facts() campaign.Facts {
+	f := campaign.Facts{Attributes: c.Attributes, Reachable: map[string]bool{}, Consent: map[string]bool{}}
+	for _, ch := range campaign.Channels {
+		f.Reachable[ch] = c.Address(ch) != ""
+		f.Consent[ch] = c.Consents(ch)
+	}
+	return f
 }
 
 // CustomerPatch is an upsert: fields left nil keep their stored value, an
@@ -146,4 +186,39 @@ func (s *Store) RemovePushToken(ctx context.Context, customerID, token string) e
 // SetConsent turns the customer's consent on or off for channels.
 func (s *Store) SetConsent(ctx context.Context, customerID string, channels []string, on bool) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error { return setConsent(ctx, tx, customerID, channels, on) })
+}
+
+// Address is one way to reach a customer: a channel's address (an email
+// address, a phone number, a device's push token), whether the customer
+// consents to marketing there, and the last message sent there.
+type Address struct {
+	Channel string `json:"channel"`
+	Address string `json:"address,omitempty"`
+	Consent bool   `json:"consent"`
+	// LastStatus is the status of the last message on this channel
+	// (sent, skipped, failed, pending), at LastAt.
+	LastStatus string     `json:"last_status,omitempty"`
+	LastAt     *time.Time `json:"last_at,omitempty"`
+}
+
+// CustomerAddresses lists the customer's address on every channel, with
+// the last message there.
+func (s *Store) CustomerAddresses(ctx context.Context, c Customer) ([]Address, error) {
+	out := make([]Address, len(campaign.Channels))
+	for i, ch := range campaign.Channels {
+		out[i] = Address{Channel: ch, Address: c.Address(ch), Consent: c.Consents(ch)}
+	}
+	rows, _ := s.pool.Query(ctx, `
+SELECT ch, m.status, m.at FROM unnest($2::text[]) ch
+JOIN LATERAL (SELECT status, coalesce(sent_at, created_at) AS at FROM messages
+	WHERE customer_id = $1 AND channel = ch ORDER BY created_at DESC LIMIT 1) m ON true`, c.ID, campaign.Channels)
+	var ch, status string
+	var at time.Time
+	_, err := pgx.ForEachRow(rows, []any{&ch, &status, &at}, func() error {
+		i := slices.Index(campaign.Channels, ch)
+		last := at
+		out[i].LastStatus, out[i].LastAt = status, &last
+		return nil
+	})
+	return out, err
 }

@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/omni-orchestrator/omni/campaign"
 )
 
 // Offer is an offer a customer should see now, with what the journey last
@@ -12,7 +15,11 @@ import (
 type Offer struct {
 	OfferID    string `json:"offer_id" db:"offer_id"`
 	CampaignID string `json:"campaign_id" db:"campaign_id"`
-	JourneyID  string `json:"journey_id" db:"journey_id"`
+	// Source is "journey" for an offer of a campaign the customer is in,
+	// "eligible" for one of a campaign whose audience includes the
+	// customer, who is not in it yet (no journey, no message).
+	Source    string `json:"source" db:"source"`
+	JourneyID string `json:"journey_id,omitempty" db:"journey_id"`
 	// The last message the journey sent about it, if any.
 	Channel string     `json:"channel,omitempty" db:"channel"`
 	Subject string     `json:"subject,omitempty" db:"subject"`
@@ -22,13 +29,22 @@ type Offer struct {
 	Coupon string `json:"coupon,omitempty" db:"coupon"`
 }
 
-// CustomerOffers returns the offers of the campaigns the customer's active
-// journeys run, leaving out offers the customer rejected (suppressed) and
-// those of cancelled campaigns. Priority: offers the customer was messaged
-// about, most recent message first; then the others, newest journey first.
-// An offer in several journeys appears once, as its highest-priority
-// journey has it.
-func (s *Store) CustomerOffers(ctx context.Context, customerID string) ([]Offer, error) {
+// Sources of offers.
+const (
+	OfferFromJourney = "journey"
+	OfferForEligible = "eligible"
+)
+
+// CustomerOffers returns the offers the customer should see now, highest
+// priority first: (1) the offers of the customer's active journeys that
+// messaged the customer, most recent message first; (2) those of active
+// journeys that have not messaged yet, newest journey first; (3) the
+// offers of live campaigns the customer is eligible for but not in yet
+// (a launch's audience includes them: everybody, listed, or matched by
+// its filter now), most recent launch first. Offers the customer rejected
+// (suppressed) are left out, and so are those of cancelled campaigns. An
+// offer several campaigns make appears once, where it ranks highest.
+func (s *Store) CustomerOffers(ctx context.Context, c Customer) ([]Offer, error) {
 	rows, _ := s.pool.Query(ctx, `
 WITH candidates AS (
 	SELECT c.offer_id, j.campaign_id, j.workflow_id AS journey_id, j.started_at,
@@ -45,10 +61,81 @@ WITH candidates AS (
 	SELECT DISTINCT ON (offer_id) * FROM candidates
 	ORDER BY offer_id, sent_at DESC NULLS LAST, started_at DESC
 )
-SELECT r.offer_id, r.campaign_id, r.journey_id, r.channel, r.subject, r.body, r.sent_at,
-	coalesce((SELECT code FROM coupons WHERE customer_id = $1 AND offer_id = r.offer_id
-		AND redeemed_at IS NULL AND expires_at > now() ORDER BY created_at DESC LIMIT 1), '') AS coupon
+SELECT r.offer_id, r.campaign_id, 'journey' AS source, r.journey_id, r.channel, r.subject, r.body, r.sent_at, ''::text AS coupon
 FROM ranked r
-ORDER BY r.sent_at DESC NULLS LAST, r.started_at DESC`, customerID)
-	return pgx.CollectRows(rows, pgx.RowToStructByName[Offer])
+ORDER BY r.sent_at DESC NULLS LAST, r.started_at DESC`, c.ID)
+	offers, err := pgx.CollectRows(rows, pgx.RowToStructByName[Offer])
+	if err != nil {
+		return nil, err
+	}
+	eligible, err := s.eligibleOffers(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range eligible {
+		if !slices.ContainsFunc(offers, func(o Offer) bool { return o.OfferID == e.OfferID }) {
+			offers = append(offers, e)
+		}
+	}
+	if err := s.openCoupons(ctx, c.ID, offers); err != nil {
+		return nil, err
+	}
+	return offers, nil
+}
+
+// eligibleOffers are the offers of live campaigns (active, with journeys
+// still running: campaigns have no end date, and one whose journeys are
+// all over is over) with a launch whose audience includes the customer,
+// who has no journey in them, most recent launch first. Listed audiences
+// are matched in SQL; filters here, on the customer as stored now.
+func (s *Store) eligibleOffers(ctx context.Context, c Customer) ([]Offer, error) {
+	// Live campaigns first, so that only their launches' audiences (a
+	// listed one can hold 100,000 ids) are read.
+	rows, _ := s.pool.Query(ctx, `
+WITH live AS MATERIALIZED (
+	SELECT c.id, c.offer_id FROM (SELECT DISTINCT ON (id) id, offer_id, status FROM campaigns ORDER BY id, version DESC) c
+	WHERE c.status = 'active' AND c.offer_id IS NOT NULL
+		AND EXISTS (SELECT 1 FROM journeys WHERE campaign_id = c.id AND status = 'active')
+		AND NOT EXISTS (SELECT 1 FROM journeys WHERE workflow_id = 'journey:' || c.id || ':' || $1)
+		AND NOT EXISTS (SELECT 1 FROM suppressions WHERE customer_id = $1 AND offer_id = c.offer_id AND until > now())
+)
+SELECT live.offer_id, live.id, l.audience->'filter'
+FROM live JOIN launches l ON l.campaign_id = live.id
+WHERE l.audience @> '{"all": true}' OR l.audience->'customer_ids' ? $1
+ORDER BY l.created_at DESC`, c.ID)
+	var offers []Offer
+	var o Offer
+	var filter *campaign.Condition
+	_, err := pgx.ForEachRow(rows, []any{&o.OfferID, &o.CampaignID, &filter}, func() error {
+		if filter == nil || filter.Eval(c.Facts(), nil) {
+			if !slices.ContainsFunc(offers, func(e Offer) bool { return e.OfferID == o.OfferID }) {
+				offers = append(offers, Offer{OfferID: o.OfferID, CampaignID: o.CampaignID, Source: OfferForEligible})
+			}
+		}
+		filter = nil
+		return nil
+	})
+	return offers, err
+}
+
+// openCoupons fills in each offer's coupon: the customer's newest
+// unredeemed, unexpired code for it.
+func (s *Store) openCoupons(ctx context.Context, customerID string, offers []Offer) error {
+	if len(offers) == 0 {
+		return nil
+	}
+	rows, _ := s.pool.Query(ctx, `
+SELECT DISTINCT ON (offer_id) offer_id, code FROM coupons
+WHERE customer_id = $1 AND redeemed_at IS NULL AND expires_at > now()
+ORDER BY offer_id, created_at DESC`, customerID)
+	var offerID, code string
+	_, err := pgx.ForEachRow(rows, []any{&offerID, &code}, func() error {
+		for i := range offers {
+			if offers[i].OfferID == offerID {
+				offers[i].Coupon = code
+			}
+		}
+		return nil
+	})
+	return err
 }

@@ -317,6 +317,13 @@ FROM generate_series(1, $2) i`, customers, broadcast); err != nil {
 		id := fmt.Sprintf("weekly-%02d", k)
 		t := time.Now()
 		start := yearAgo.Add(time.Duration(k-1) * 7 * 24 * time.Hour)
+		audience := `{"all": true}`
+		if k%4 == 0 {
+			audience = `{"all": true, "filter": {"attribute": "tier", "in": ["gold", "silver"]}}`
+		}
+		if err := recordLaunch(ctx, pool, id, audience, start); err != nil {
+			return err
+		}
 		if err := loadCampaign(ctx, pool, id, withHistory, []any{loadJourneys, start, k%4 == 0}, 40, k < weeks-1); err != nil {
 			return fmt.Errorf("%s: %w", id, err)
 		}
@@ -330,11 +337,22 @@ FROM generate_series(1, $2) i`, customers, broadcast); err != nil {
 		return err
 	}
 	t := time.Now()
+	if err := recordLaunch(ctx, pool, "broadcast", `{"all": true}`, time.Now().Add(-3*24*time.Hour)); err != nil {
+		return err
+	}
 	if err := loadCampaign(ctx, pool, "broadcast", everybody, []any{broadcastJourneys, time.Now().Add(-3 * 24 * time.Hour)}, 0, false); err != nil {
 		return fmt.Errorf("broadcast: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "  broadcast in %v\n", time.Since(t).Round(time.Millisecond))
 	_, err = pool.Exec(ctx, "ANALYZE")
+	return err
+}
+
+// recordLaunch records the finished launch that enrolled a campaign's
+// audience: what makes customers outside it eligible for its offer.
+func recordLaunch(ctx context.Context, pool *pgxpool.Pool, campaignID, audience string, at time.Time) error {
+	_, err := pool.Exec(ctx, `INSERT INTO launches (id, campaign_id, version, audience, status, created_at, finished_at)
+VALUES ('launch:' || $1, $1, 1, $2, 'finished', $3, $3)`, campaignID, audience, at)
 	return err
 }
 
