@@ -61,9 +61,9 @@ WITH candidates AS (
 	SELECT DISTINCT ON (offer_id) * FROM candidates
 	ORDER BY offer_id, sent_at DESC NULLS LAST, started_at DESC
 )
-SELECT r.offer_id, r.campaign_id, 'journey' AS source, r.journey_id, r.channel, r.subject, r.body, r.sent_at, ''::text AS coupon
+SELECT r.offer_id, r.campaign_id, $2::text AS source, r.journey_id, r.channel, r.subject, r.body, r.sent_at, ''::text AS coupon
 FROM ranked r
-ORDER BY r.sent_at DESC NULLS LAST, r.started_at DESC`, c.ID)
+ORDER BY r.sent_at DESC NULLS LAST, r.started_at DESC`, c.ID, OfferFromJourney)
 	offers, err := pgx.CollectRows(rows, pgx.RowToStructByName[Offer])
 	if err != nil {
 		return nil, err
