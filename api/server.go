@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/metrics"
 	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
 )
@@ -32,11 +33,18 @@ type Server struct {
 	Enroller  *enroll.Enroller
 	Responses *responses.Recorder
 	Webhooks  Webhooks
-	Logger    *slog.Logger
+	// Metrics is the process's registry, served at /metrics; without one
+	// the API serves its own (requests and runtime only).
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 }
 
 // Handler returns the API's routes.
 func (s *Server) Handler() *echo.Echo {
+	m := s.Metrics
+	if m == nil {
+		m = metrics.New()
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(s.Logger)
@@ -49,15 +57,22 @@ func (s *Server) Handler() *echo.Echo {
 		}}))
 	e.Use(middleware.BodyLimit(MaxBodyBytes))
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true, LogRequestID: true,
+		LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true, LogRequestID: true, LogRoutePath: true,
+		HandleError: true, // the status the error handler answers, not 200
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			s.Logger.Debug("request", "method", v.Method, "uri", v.URI, "status", v.Status, "latency", v.Latency, "request_id", v.RequestID)
+			route := v.RoutePath
+			if route == "" {
+				route = "unmatched"
+			}
+			m.ObserveRequest(v.Method, route, v.Status, v.Latency)
 			return nil
 		},
 	}))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(m.Handler()))
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openAPI) })
 
 	v1 := e.Group("/v1")

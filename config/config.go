@@ -17,8 +17,11 @@ type Config struct {
 	TemporalNamespace string
 	// OMNI_TASK_QUEUE: the task queue workers poll and journeys run on.
 	TaskQueue string
-	// OMNI_HTTP_ADDR: where the API listens.
+	// OMNI_HTTP_ADDR: where the API listens (and serves /metrics).
 	HTTPAddr string
+	// OMNI_METRICS_ADDR: where `omni worker`, which has no API, serves
+	// /metrics.
+	MetricsAddr string
 	// OMNI_TEMPORAL_UI: the Temporal Web UI, for links printed at start.
 	TemporalUI string
 	// OMNI_DEFAULT_TIMEZONE: the time zone of customers without one, for
@@ -68,6 +71,7 @@ func FromEnv() Config {
 		TemporalNamespace:  env("TEMPORAL_NAMESPACE", "default"),
 		TaskQueue:          env("OMNI_TASK_QUEUE", "omni"),
 		HTTPAddr:           env("OMNI_HTTP_ADDR", ":8080"),
+		MetricsAddr:        env("OMNI_METRICS_ADDR", ":9090"),
 		TemporalUI:         env("OMNI_TEMPORAL_UI", "http://localhost:8233"),
 		DefaultTimezone:    env("OMNI_DEFAULT_TIMEZONE", "UTC"),
 		Demo:               env("OMNI_DEMO", "1") != "0",

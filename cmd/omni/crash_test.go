@@ -34,7 +34,7 @@ func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
 	const taskQueue = "omni-crash"
 	startWorker := func() *exec.Cmd {
 		cmd := exec.Command(bin, "worker")
-		cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+temporal.FrontendHostPort(),
+		cmd.Env = append(os.Environ(), "OMNI_METRICS_ADDR=127.0.0.1:0", "DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+temporal.FrontendHostPort(),
 			"OMNI_TASK_QUEUE="+taskQueue, "SENDGRID_API_KEY="+sg.APIKey, "SENDGRID_API_URL="+sg.URL,
 			"SENDGRID_FROM=Shop <news@shop.example>", "LOG_LEVEL=warn")
 		cmd.Stdout, cmd.Stderr = t.Output(), t.Output()

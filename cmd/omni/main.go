@@ -33,6 +33,7 @@ import (
 	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/demo"
 	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/metrics"
 	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/worker"
@@ -103,10 +104,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runWorke
 		return err
 	}
 	defer st.Close()
+	m := metrics.New()
+	temporalMetrics, closer := m.Temporal(logger)
+	defer closer.Close()
 	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    log.NewStructuredLogger(logger.With("component", "temporal")),
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         log.NewStructuredLogger(logger.With("component", "temporal")),
+		MetricsHandler: temporalMetrics,
 	})
 	if err != nil {
 		return fmt.Errorf("no Temporal server answers at %s (%w); `make run` starts a dev server, or set TEMPORAL_ADDRESS", cfg.TemporalAddress, err)
@@ -144,6 +149,21 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runWorke
 	}
 
 	errc := make(chan error, 1)
+	listen := func(name string, srv *http.Server) {
+		go func() {
+			if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	if !runAPI {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		srv := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		listen("metrics", srv)
+		defer srv.Close()
+		logger.Info("metrics listening", "addr", cfg.MetricsAddr)
+	}
 	if runAPI {
 		hooks := api.Webhooks{TwilioAuthToken: cfg.TwilioAuthToken, PublicURL: cfg.PublicURL}
 		if cfg.SendGridWebhookKey != "" {
@@ -155,13 +175,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runWorke
 			logger.Warn("provider webhooks are accepted unverified; set SENDGRID_WEBHOOK_PUBLIC_KEY and TWILIO_AUTH_TOKEN in production")
 		}
 		srv := &http.Server{Addr: cfg.HTTPAddr, Handler: (&api.Server{Store: st, Temporal: tc, Enroller: enroller,
-			Responses: &responses.Recorder{Store: st, Temporal: tc}, Webhooks: hooks, Logger: logger}).Handler(),
+			Responses: &responses.Recorder{Store: st, Temporal: tc}, Webhooks: hooks, Metrics: m, Logger: logger}).Handler(),
 			ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("api: %w", err)
-			}
-		}()
+		listen("api", srv)
 		defer func() {
 			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
