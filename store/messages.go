@@ -81,12 +81,14 @@ func (s *Store) RecordMessage(ctx context.Context, m Message, p Progress, checks
 			}
 			return err
 		}
-		if m.Status == MessagePending && (checks.OfferID != "" || checks.CapMax > 0) {
-			if m.Reason, err = refusal(ctx, tx, m.CustomerID, checks); err != nil {
+		// Checked anew on every attempt: a deadlocked one runs again.
+		status, reason := m.Status, m.Reason
+		if status == MessagePending && (checks.OfferID != "" || checks.CapMax > 0) {
+			if reason, err = refusal(ctx, tx, m.CustomerID, checks); err != nil {
 				return err
 			}
-			if m.Reason != "" {
-				m.Status = MessageSkipped
+			if reason != "" {
+				status = MessageSkipped
 			}
 		}
 		rows, _ = tx.Query(ctx, `
@@ -96,7 +98,7 @@ VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), nullif($9, ''), 
 	nullif($13, ''), $14, nullif($15, ''))
 RETURNING `+messageColumns,
 			m.IdempotencyKey, m.JourneyID, m.CampaignID, m.CustomerID, m.Step, m.Channel, m.Provider,
-			m.Recipient, m.Subject, m.Body, m.Status, m.Reason, m.TemplateID, m.TemplateData, m.Link)
+			m.Recipient, m.Subject, m.Body, status, reason, m.TemplateID, m.TemplateData, m.Link)
 		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != nil || stored.Status == MessagePending {
 			return err
 		}
