@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -86,6 +87,11 @@ type scenario struct {
 	campaign  string
 	customer  store.CustomerPatch
 	responses []string // sent one after another, 300ms apart
+	// stalled stops the worker once the first wait has started, sends the
+	// responses, lets the wait's timer fire and starts a new worker: the
+	// journey's next workflow task brings the signals and the timer
+	// together, the signals first (as after a worker restart or a backlog).
+	stalled bool
 }
 
 func releaseScenarios() map[string]scenario {
@@ -95,12 +101,15 @@ func releaseScenarios() map[string]scenario {
 	with := func(p store.CustomerPatch, id string) store.CustomerPatch { p.ID = id; return p }
 	ex := example()
 	return map[string]scenario{
-		"clicked":         {v01Campaign, with(full, "clicked"), []string{"clicked", "clicked"}},
-		"timeout":         {v01Campaign, with(full, "timeout"), nil},
-		"converted-early": {v01Campaign, with(full, "converted-early"), []string{"converted"}},
-		"example-clicked": {ex, with(full, "example-clicked"), []string{"clicked"}},
-		"example-timeout": {ex, with(noPush, "example-timeout"), nil},
-		"example-reject":  {ex, with(full, "example-reject"), []string{"rejected"}},
+		"clicked":         {campaign: v01Campaign, customer: with(full, "clicked"), responses: []string{"clicked", "clicked"}},
+		"timeout":         {campaign: v01Campaign, customer: with(full, "timeout"), responses: nil},
+		"converted-early": {campaign: v01Campaign, customer: with(full, "converted-early"), responses: []string{"converted"}},
+		"example-clicked": {campaign: ex, customer: with(full, "example-clicked"), responses: []string{"clicked"}},
+		"example-timeout": {campaign: ex, customer: with(noPush, "example-timeout"), responses: nil},
+		"example-reject":  {campaign: ex, customer: with(full, "example-reject"), responses: []string{"rejected"}},
+		// The wait's timeout is 2s: the click arrives before it, but is
+		// handled in the same workflow task as the timer.
+		"signal-before-timer": {campaign: v01Campaign, customer: with(full, "signal-before-timer"), responses: []string{"clicked"}, stalled: true},
 	}
 }
 
@@ -110,11 +119,15 @@ func TestRecordHistories(t *testing.T) {
 	if *record == "" {
 		t.Skip("records histories only when asked: -record <release>")
 	}
-	env := testenv.Start(t)
+	shared := testenv.Start(t)
 	ctx := context.Background()
 	for name, sc := range releaseScenarios() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			env := shared
+			if sc.stalled { // its own worker to stop
+				env = testenv.Start(t)
+			}
 			def, ps := campaign.Parse([]byte(sc.campaign))
 			if len(ps) > 0 {
 				t.Fatal(ps)
@@ -133,6 +146,11 @@ func TestRecordHistories(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var restart func()
+			if sc.stalled {
+				waitForTimer(t, env.Temporal, e.WorkflowID)
+				restart = env.StopWorkers()
+			}
 			for i, typ := range sc.responses {
 				time.Sleep(300 * time.Millisecond)
 				err := env.Temporal.SignalWorkflow(ctx, e.WorkflowID, "", workflows.ResponseSignal,
@@ -140,6 +158,10 @@ func TestRecordHistories(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+			}
+			if restart != nil {
+				time.Sleep(3 * time.Second) // past the wait's timeout
+				restart()
 			}
 			var res workflows.JourneyResult
 			if err := env.Temporal.GetWorkflow(ctx, e.WorkflowID, "").Get(ctx, &res); err != nil {
@@ -170,4 +192,23 @@ func TestRecordHistories(t *testing.T) {
 			t.Logf("recorded %s: steps %v, %d events %v", file, res.Steps, len(events), counts)
 		})
 	}
+}
+
+// waitForTimer returns once the journey has started a timer (its first
+// wait).
+func waitForTimer(t *testing.T, tc client.Client, workflowID string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		it := tc.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED {
+				return
+			}
+		}
+	}
+	t.Fatalf("%s started no timer", workflowID)
 }

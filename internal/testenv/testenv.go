@@ -88,6 +88,9 @@ type Env struct {
 	Enroller  *enroll.Enroller
 	Responses *responses.Recorder
 	Senders   map[string]channels.Sender
+	// StopWorkers stops the env's workers, as a worker that died leaves the
+	// journeys, and returns a function that starts new ones.
+	StopWorkers func() (restart func())
 }
 
 // Start brings up an Env with sandbox channels for the test and stops it
@@ -119,16 +122,30 @@ func StartWith(t testing.TB, opts Options) *Env {
 	}
 	maps.Copy(e.Senders, opts.Senders)
 	acts := &activities.Activities{Store: st, Senders: e.Senders}
-	workers := []sdkworker.Worker{worker.New(tc, TaskQueue, worker.Tuning{}, acts, &enroll.Activities{Enroller: e.Enroller, PageSize: 2, Concurrency: 4},
-		&control.Activities{Store: st, Temporal: tc, PageSize: 2, Concurrency: 4})}
-	for _, ch := range campaign.Channels {
-		workers = append(workers, worker.NewChannel(tc, TaskQueue, ch, worker.Tuning{}, acts, opts.Rates[ch], 50))
-	}
-	for _, w := range workers {
-		if err := w.Start(); err != nil {
-			t.Fatal(err)
+	start := func() []sdkworker.Worker {
+		workers := []sdkworker.Worker{worker.New(tc, TaskQueue, worker.Tuning{}, acts, &enroll.Activities{Enroller: e.Enroller, PageSize: 2, Concurrency: 4},
+			&control.Activities{Store: st, Temporal: tc, PageSize: 2, Concurrency: 4})}
+		for _, ch := range campaign.Channels {
+			workers = append(workers, worker.NewChannel(tc, TaskQueue, ch, worker.Tuning{}, acts, opts.Rates[ch], 50))
 		}
-		t.Cleanup(w.Stop)
+		for _, w := range workers {
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return workers
+	}
+	running := start()
+	stop := func() {
+		for _, w := range running {
+			w.Stop()
+		}
+		running = nil
+	}
+	t.Cleanup(func() { stop() })
+	e.StopWorkers = func() func() {
+		stop()
+		return func() { running = start() }
 	}
 	return e
 }
