@@ -117,3 +117,51 @@ func TestFrequencyCapHoldsForJourneysSendingAtOnce(t *testing.T) {
 		t.Fatalf("messages by status: %v", counts)
 	}
 }
+
+// A click the API acknowledged while no worker ran, before the wait's
+// timeout, answers the wait when a worker comes back after the timeout:
+// the journey's next workflow task brings the click and the timer together.
+func TestAClickAcknowledgedBeforeTheTimeoutCountsAfterAWorkerRestart(t *testing.T) {
+	c, env := start(t)
+	c.must(200, "POST", "/v1/customers", `{"id": "ada", "email": "ada@example.com", "push_token": "tok-ada"}`)
+	c.must(201, "POST", "/v1/campaigns", `{"id": "restart", "start_at": "email-1", "steps": {
+	  "email-1": {"send": {"channel": "email", "template": {"subject": "Hi", "body": "Hi"}}, "next": "wait-1"},
+	  "wait-1":  {"wait": {"for": ["clicked"], "timeout": "3s"}, "on": {"clicked": "push-1", "timeout": "done"}},
+	  "push-1":  {"send": {"channel": "push", "template": {"title": "Thanks", "body": "for the click"}}, "next": "done"},
+	  "done":    {"exit": {}}}}`)
+	c.must(201, "POST", "/v1/campaigns/restart/enroll", `{"customer_id": "ada"}`)
+	eventually(t, "the journey to wait for the click", func() bool {
+		return journeyStep(c, "ada", "restart") == "wait-1"
+	})
+	restart := env.StopWorkers()
+	res := c.must(201, "POST", "/v1/responses", `{"event_id": "click-1", "customer_id": "ada", "campaign_id": "restart", "channel": "email", "type": "clicked"}`)
+	if len(res["journeys"].([]any)) != 1 {
+		t.Fatalf("the click reached %v", res["journeys"])
+	}
+	time.Sleep(4 * time.Second) // the wait's timer fires while no worker runs
+	restart()
+	eventually(t, "the journey to end", func() bool { return journeyStatus(c, "ada", "restart") == "completed" })
+	var push bool
+	for _, m := range messages(c.must(200, "GET", "/v1/customers/ada", nil)) {
+		push = push || m["step"] == "push-1"
+	}
+	if !push {
+		t.Fatal("the journey took the timeout branch: the acknowledged click was ignored")
+	}
+}
+
+func journeyStep(c *client, customer, campaign string) string {
+	return journeyField(c, customer, campaign, "current_step")
+}
+func journeyStatus(c *client, customer, campaign string) string {
+	return journeyField(c, customer, campaign, "status")
+}
+
+func journeyField(c *client, customer, campaign, field string) string {
+	for _, j := range c.must(200, "GET", "/v1/customers/"+customer, nil)["journeys"].([]any) {
+		if j := j.(map[string]any); j["campaign_id"] == campaign {
+			return fmt.Sprint(j[field])
+		}
+	}
+	return ""
+}

@@ -106,6 +106,12 @@ type journey struct {
 	// recorded is what the journeys table shows; the journey writes only
 	// when it pauses somewhere else.
 	recorded store.Progress
+	// inOrder is set for journeys started since signalsInOrder: they take
+	// their signals from these channels themselves (see block); older ones
+	// from background coroutines.
+	inOrder    bool
+	responseCh workflow.ReceiveChannel
+	controlCh  workflow.ReceiveChannel
 }
 
 // Journey runs one customer through one campaign version.
@@ -119,11 +125,17 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		recorded: store.Progress{Step: in.Definition.StartAt},
 	}
 	j.paused, j.control = in.Paused, in.Control
-	j.receiveResponses(ctx)
-	j.receiveControls(ctx)
+	j.responseCh = workflow.GetSignalChannel(ctx, ResponseSignal)
+	j.controlCh = workflow.GetSignalChannel(ctx, ControlSignal)
+	j.inOrder = workflow.GetVersion(ctx, signalsInOrder, workflow.DefaultVersion, 1) == 1
+	if !j.inOrder {
+		onSignal(ctx, j.responseCh, j.receive)
+		onSignal(ctx, j.controlCh, j.apply)
+	}
 
 	name := in.Definition.StartAt
 	for {
+		j.drain()
 		if status, reason := j.stop(); status != "" {
 			return j.finish(ctx, name, status, reason)
 		}
@@ -167,10 +179,18 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 	}
 }
 
-// onSignal calls fn with every signal of that name, from a coroutine of
-// its own, so signals are taken whatever step the journey is in.
-func onSignal[T any](ctx workflow.Context, name string, fn func(T)) {
-	ch := workflow.GetSignalChannel(ctx, name)
+// signalsInOrder is the change that has a journey take its signals itself,
+// in the order its history delivers them together with its timers, instead
+// of from background coroutines: before it, a response that arrived in the
+// same workflow task as a wait's timer, before the timer fired, was seen
+// only after the wait had decided on its timeout. It implies the changes
+// before it (perChannelSends, giveUpSends), so that a journey still records
+// one version marker.
+const signalsInOrder = "signals-in-order"
+
+// onSignal calls fn with every signal of ch, from a coroutine of its own:
+// how journeys started before signalsInOrder take their signals.
+func onSignal[T any](ctx workflow.Context, ch workflow.ReceiveChannel, fn func(T)) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var v T
@@ -180,23 +200,80 @@ func onSignal[T any](ctx workflow.Context, name string, fn func(T)) {
 	})
 }
 
-func (j *journey) receiveResponses(ctx workflow.Context) {
-	onSignal(ctx, ResponseSignal, func(r Response) {
-		// The API re-signals a repeated event so that none is lost; here
-		// it counts once.
-		if !j.seen[r.EventID] {
-			j.seen[r.EventID] = true
-			j.responses = append(j.responses, r)
-		}
-	})
+// receive takes a response. The API re-signals a repeated event so that
+// none is lost; here it counts once.
+func (j *journey) receive(r Response) {
+	if !j.seen[r.EventID] {
+		j.seen[r.EventID] = true
+		j.responses = append(j.responses, r)
+	}
 }
 
-func (j *journey) receiveControls(ctx workflow.Context) {
-	onSignal(ctx, ControlSignal, func(c Control) {
-		if c.Seq > j.control {
-			j.control, j.paused = c.Seq, c.Action == store.ControlPause
+// apply takes a control newer than the last one applied.
+func (j *journey) apply(c Control) {
+	if c.Seq > j.control {
+		j.control, j.paused = c.Seq, c.Action == store.ControlPause
+	}
+}
+
+// drain takes the signals that have arrived, without blocking.
+func (j *journey) drain() {
+	if !j.inOrder {
+		return
+	}
+	for r := (Response{}); j.responseCh.ReceiveAsync(&r); r = (Response{}) {
+		j.receive(r)
+	}
+	for c := (Control{}); j.controlCh.ReceiveAsync(&c); c = (Control{}) {
+		j.apply(c)
+	}
+}
+
+// block holds the journey until done holds, or, when d > 0, until d has
+// passed (timedOut). It takes the signals one at a time, as the history
+// delivers them: when one workflow task brings a response and then the
+// timer's firing, the response is taken first, and answers a wait that
+// awaits it. A timer no longer needed is left to fire (cancelling it would
+// add a command and an event to every answered wait, while a stale timer
+// costs a workflow task only when the journey outlives it).
+func (j *journey) block(ctx workflow.Context, d time.Duration, summary string, done func() bool) (timedOut bool, err error) {
+	if !j.inOrder {
+		if d <= 0 {
+			return false, workflow.Await(ctx, done)
 		}
+		ok, err := workflow.AwaitWithTimeout(ctx, d, done)
+		return !ok && err == nil, err
+	}
+	j.drain()
+	if done() {
+		return false, nil
+	}
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(j.responseCh, func(c workflow.ReceiveChannel, _ bool) {
+		var r Response
+		c.Receive(ctx, &r)
+		j.receive(r)
 	})
+	sel.AddReceive(j.controlCh, func(c workflow.ReceiveChannel, _ bool) {
+		var v Control
+		c.Receive(ctx, &v)
+		j.apply(v)
+	})
+	if d > 0 {
+		sel.AddFuture(workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: summary}), func(f workflow.Future) {
+			err = f.Get(ctx, nil)
+			timedOut = err == nil
+		})
+	} else {
+		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { err = temporal.NewCanceledError() })
+	}
+	for !done() {
+		sel.Select(ctx)
+		if timedOut || err != nil {
+			return timedOut, err
+		}
+	}
+	return false, nil
 }
 
 func (j *journey) rules() campaign.Rules {
@@ -236,7 +313,7 @@ func (j *journey) pause(ctx workflow.Context, name string, d time.Duration, deta
 	if err := j.recordProgress(ctx, name); err != nil {
 		return err
 	}
-	_, err := workflow.AwaitWithTimeout(ctx, d, j.stopRequested)
+	_, err := j.block(ctx, d, name+": "+details, j.stopRequested)
 	return err
 }
 
@@ -248,7 +325,7 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 			if err := j.recordProgress(ctx, name); err != nil {
 				return "", err
 			}
-			if err := workflow.Await(ctx, func() bool { return !j.paused || j.stopRequested() }); err != nil || j.stopRequested() {
+			if _, err := j.block(ctx, 0, "", func() bool { return !j.paused || j.stopRequested() }); err != nil || j.stopRequested() {
 				return name, err
 			}
 		}
@@ -285,7 +362,7 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 	summary := name + " by " + channels
 	candidates := step.Send.Candidates()
 	switch {
-	case workflow.GetVersion(ctx, perChannelSends, workflow.DefaultVersion, 1) == workflow.DefaultVersion:
+	case !j.inOrder && workflow.GetVersion(ctx, perChannelSends, workflow.DefaultVersion, 1) == workflow.DefaultVersion:
 		res, err = j.deliver(ctx, workflow.GetInfo(ctx).TaskQueueName, summary, in)
 	case len(candidates) == 1:
 		in.Exit = j.exitAfter(step)
@@ -301,7 +378,7 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 		// The message could not be sent within a day: the journey goes on
 		// rather than hold the customer forever.
 		workflow.GetLogger(ctx).Error("Send failed", "step", name, "error", err)
-		if workflow.GetVersion(ctx, giveUpSends, workflow.DefaultVersion, 1) == 1 {
+		if j.inOrder || workflow.GetVersion(ctx, giveUpSends, workflow.DefaultVersion, 1) == 1 {
 			var a *activities.Activities
 			lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
 			if err := workflow.ExecuteLocalActivity(lctx, a.GiveUp, activities.GiveUpInput{Key: in.Key, Reason: "retryable: gave up: " + err.Error()}).Get(ctx, nil); err != nil {
@@ -403,14 +480,14 @@ func (j *journey) wait(ctx workflow.Context, name string, step campaign.Step) (s
 		return "", err
 	}
 	matched := -1
-	ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool {
+	timedOut, err := j.block(ctx, timeout, name+": "+campaign.Timeout, func() bool {
 		matched = j.match(w.For)
 		return matched >= 0 || j.stopRequested()
 	})
 	switch {
 	case err != nil || j.stopRequested():
 		return name, err
-	case !ok:
+	case timedOut:
 		return step.WaitNext(campaign.Timeout), nil
 	}
 	j.cursor = matched + 1

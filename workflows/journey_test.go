@@ -280,3 +280,45 @@ func TestPauseDuringQuietHoursHoldsTheSend(t *testing.T) {
 		t.Fatalf("sends at %v, want one at the resume", h.deliveredAt)
 	}
 }
+
+// respondQuietly delivers a response at after without running the journey:
+// the next workflow task (the wait's timer firing, say) brings both, the
+// signal first, as a server does after a worker restart or a backlog.
+func (h *harness) respondQuietly(after time.Duration, eventID, typ string) {
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflowSkippingWorkflowTask(ResponseSignal, Response{EventID: eventID, Type: typ, Channel: "email"})
+	}, after)
+}
+
+func TestWaitTakesAResponseDeliveredInTheSameTaskAsItsTimeout(t *testing.T) {
+	h := newHarness(t)
+	h.respondQuietly(48*time.Hour-time.Minute, "e1", "clicked")
+	res := h.run()
+	if want := []string{"email-1", "wait-1", "push-1", "wait-2", "done"}; !slices.Equal(res.Steps, want) {
+		t.Fatalf("steps = %v, want %v: the click that came before the timeout was ignored", res.Steps, want)
+	}
+}
+
+func TestAnExitResponseInTheSameTaskAsADelaysEndStopsTheSend(t *testing.T) {
+	h := newHarness(t)
+	h.respondQuietly(time.Hour-time.Minute, "u1", "unsubscribed")
+	res := h.runWith(`{"id": "exit", "start_at": "later", "rules": {"exit_on": ["unsubscribed"]}, "steps": {
+	  "later": {"delay": {"for": "1h"}, "next": "mail"},
+	  "mail":  {"send": {"channel": "email", "template": {"subject": "Hi", "body": "Hi"}}, "next": "done"},
+	  "done":  {"exit": {}}}}`, JourneyInput{})
+	if res.Status != store.JourneyExited || len(h.delivers) != 0 {
+		t.Fatalf("result %+v after %d sends: the unsubscribe that came before the delay ended was ignored", res, len(h.delivers))
+	}
+}
+
+func TestAResumeInTheSameTaskAsATimerReleasesTheSend(t *testing.T) {
+	h := newHarness(t)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflowSkippingWorkflowTask(ControlSignal, Control{Action: "resume", Seq: 2})
+	}, 30*time.Minute)
+	start := h.env.Now()
+	h.runWith(delayedSend, JourneyInput{Paused: true, Control: 1})
+	if len(h.deliveredAt) != 1 || h.deliveredAt[0].Sub(start) != time.Hour {
+		t.Fatalf("sends at %v, want one when the delay ends", h.deliveredAt)
+	}
+}
