@@ -7,6 +7,8 @@ TOOLS_DIR ?= $(HOME)/.cache/omni/bin
 TEMPORAL ?= $(TOOLS_DIR)/temporal-$(TEMPORAL_CLI_VERSION)/temporal
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+WORKFLOWCHECK_VERSION := v0.6.0
+WORKFLOWCHECK := $(TOOLS_DIR)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowcheck
 
 export OMNI_TEMPORAL_CLI := $(TEMPORAL)
 
@@ -28,11 +30,12 @@ bench: temporal postgres
 	go test -run '^$$' -bench . ./channels/...
 	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./worker/...
 
-## lint: formatting, vet and staticcheck
-lint: $(STATICCHECK)
+## lint: formatting, vet, staticcheck, and workflowcheck (workflow code calls nothing non-deterministic)
+lint: $(STATICCHECK) $(WORKFLOWCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	go vet ./...
 	$(STATICCHECK) ./...
+	@out=$$($(WORKFLOWCHECK) -config workflowcheck.yaml ./... 2>&1); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
 
 build:
 	go build -o bin/omni ./cmd/omni
@@ -45,6 +48,9 @@ $(TEMPORAL):
 
 $(STATICCHECK):
 	GOBIN=$(dir $@) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(WORKFLOWCHECK):
+	GOBIN=$(dir $@) go install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
 
 ## postgres: make sure a PostgreSQL server answers (starts a local cluster if one is installed)
 postgres:

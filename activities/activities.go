@@ -14,6 +14,7 @@ import (
 
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 )
 
@@ -23,69 +24,20 @@ type Activities struct {
 	Senders map[string]channels.Sender
 }
 
-// DeliverInput is one send step of one journey.
-type DeliverInput struct {
-	JourneyID  string
-	CampaignID string
-	CustomerID string
-	Step       string
-	// Key identifies the message across retries and worker restarts: the
-	// journey, the step and how many times the journey has visited it.
-	Key string
-	// The send step: its channel or channels, and template(s).
-	campaign.Send
-	// Data is the enrolment's data, which templates see as `data`.
-	Data map[string]any
-	// OfferID and FrequencyCap are checked when the message is recorded: a
-	// suppressed offer or a capped customer skips the send.
-	OfferID      string
-	FrequencyCap *campaign.FrequencyCap
-	// NextStep and Variant are where the journey goes after this send; they
-	// are recorded with the message so the read model follows the journey
-	// without an activity of its own.
-	NextStep string
-	Variant  string
-	// Exit, when the step after this send is an exit, has the send record
-	// the journey's end with the message: no local activity at the end.
-	Exit *campaign.Exit
-	// Coupon is the journey's coupon code, which templates show as {{coupon}}.
-	Coupon string
-}
-
-// Progress is where the journey will be once this send is done.
-func (in DeliverInput) Progress() store.Progress {
-	p := store.Progress{Step: in.NextStep, Variant: in.Variant}
-	if in.Exit != nil {
-		p.Status, p.Reason = store.JourneyCompleted, in.Exit.Reason
-	}
-	return p
-}
-
-// DeliverResult says what became of the message.
-type DeliverResult struct {
-	MessageID string
-	Channel   string
-	Status    string // pending (prepared, not sent yet), sent, skipped or failed
-	Reason    string
-	// Fallback says the provider found the channel unusable (a push token
-	// gone, an SMS opt-out): a send with more channels tries the next one.
-	Fallback bool
-}
-
-func result(m store.Message) DeliverResult {
-	return DeliverResult{MessageID: m.ID, Channel: m.Channel, Status: m.Status, Reason: m.Reason}
+func result(m store.Message) journey.DeliverResult {
+	return journey.DeliverResult{MessageID: m.ID, Channel: m.Channel, Status: m.Status, Reason: m.Reason}
 }
 
 // Prepare composes the step's message for the customer and records it
 // under the step's key, checked against suppression and frequency cap: a
 // pending message for Send, or one skipped or failed with the reason. A
 // retry finds the message recorded and returns it as it was.
-func (a *Activities) Prepare(ctx context.Context, in DeliverInput) (DeliverResult, error) {
+func (a *Activities) Prepare(ctx context.Context, in journey.DeliverInput) (journey.DeliverResult, error) {
 	m, err := a.prepare(ctx, in)
 	return result(m), err
 }
 
-func (a *Activities) prepare(ctx context.Context, in DeliverInput) (store.Message, error) {
+func (a *Activities) prepare(ctx context.Context, in journey.DeliverInput) (store.Message, error) {
 	c, err := a.Store.Customer(ctx, in.CustomerID)
 	if err != nil {
 		return store.Message{}, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
@@ -97,7 +49,7 @@ func (a *Activities) prepare(ctx context.Context, in DeliverInput) (store.Messag
 	}
 	status := msg.Status
 	if status == "" {
-		status = store.MessagePending
+		status = journey.MessagePending
 	}
 	checks := store.SendChecks{OfferID: in.OfferID}
 	if in.FrequencyCap != nil {
@@ -111,26 +63,19 @@ func (a *Activities) prepare(ctx context.Context, in DeliverInput) (store.Messag
 	}, in.Progress(), checks)
 }
 
-// SendInput names a prepared message, and where its journey will be once
-// it is sent.
-type SendInput struct {
-	MessageID string
-	Progress  store.Progress
-}
-
 // Send hands a prepared message to its channel's provider, once: a message
 // found sent (by an earlier attempt, or by the provider's webhook) is not
 // sent again. Retryable provider failures fail the attempt, after the wait
 // the provider asked for; permanent ones are recorded on the message.
-func (a *Activities) Send(ctx context.Context, in SendInput) (DeliverResult, error) {
+func (a *Activities) Send(ctx context.Context, in journey.SendInput) (journey.DeliverResult, error) {
 	m, err := a.Store.MessageByID(ctx, in.MessageID)
 	if errors.Is(err, store.ErrNotFound) {
-		return DeliverResult{}, temporal.NewNonRetryableApplicationError("no message "+in.MessageID, "NoMessage", err)
+		return journey.DeliverResult{}, temporal.NewNonRetryableApplicationError("no message "+in.MessageID, "NoMessage", err)
 	}
 	if err != nil {
-		return DeliverResult{}, err
+		return journey.DeliverResult{}, err
 	}
-	if m.Status != store.MessagePending {
+	if m.Status != journey.MessagePending {
 		// Sent by an earlier attempt, or marked sent by the provider's
 		// webhook: the journey's progress may still be unrecorded.
 		return result(m), a.Store.RecordProgress(ctx, m.JourneyID, in.Progress)
@@ -139,7 +84,7 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (DeliverResult, err
 }
 
 // send hands a pending message to its provider and records the outcome.
-func (a *Activities) send(ctx context.Context, m store.Message, progress store.Progress) (DeliverResult, error) {
+func (a *Activities) send(ctx context.Context, m store.Message, progress journey.Progress) (journey.DeliverResult, error) {
 	var err error
 	var acceptedAs string
 	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &acceptedAs) == nil {
@@ -149,7 +94,7 @@ func (a *Activities) send(ctx context.Context, m store.Message, progress store.P
 	}
 	sender, ok := a.Senders[m.Channel]
 	if !ok {
-		return DeliverResult{}, temporal.NewNonRetryableApplicationError("no sender for channel "+m.Channel, "NoSender", nil)
+		return journey.DeliverResult{}, temporal.NewNonRetryableApplicationError("no sender for channel "+m.Channel, "NoSender", nil)
 	}
 	providerID, err := sender.Send(ctx, channels.Message{
 		ID: m.ID, Channel: m.Channel, To: m.Recipient, Subject: m.Subject, Body: m.Body,
@@ -167,15 +112,15 @@ func (a *Activities) send(ctx context.Context, m store.Message, progress store.P
 		if perr != nil {
 			wait = perr.RetryAfter
 		}
-		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(err.Error(), "ProviderUnavailable",
+		return journey.DeliverResult{}, temporal.NewApplicationErrorWithOptions(err.Error(), "ProviderUnavailable",
 			temporal.ApplicationErrorOptions{NextRetryDelay: wait, Cause: err})
 	case channels.Unreachable:
 		if err := a.Store.RemovePushToken(ctx, m.CustomerID, m.Recipient); err != nil {
-			return DeliverResult{}, err
+			return journey.DeliverResult{}, err
 		}
 	case channels.OptedOut:
 		if err := a.Store.SetConsent(ctx, m.CustomerID, []string{m.Channel}, false); err != nil {
-			return DeliverResult{}, err
+			return journey.DeliverResult{}, err
 		}
 	}
 	activity.GetLogger(ctx).Warn("Provider refused message", "message_id", m.ID, "channel", m.Channel, "failure", failure, "error", perr)
@@ -189,7 +134,7 @@ func (a *Activities) send(ctx context.Context, m store.Message, progress store.P
 // not answer at once, it first tells the server the provider's id (a
 // heartbeat, which a retry of the attempt finds, so it records rather than
 // sends again), then keeps trying for a while, past the attempt's deadline.
-func (a *Activities) markSent(ctx context.Context, id, providerID string, p store.Progress) (store.Message, error) {
+func (a *Activities) markSent(ctx context.Context, id, providerID string, p journey.Progress) (store.Message, error) {
 	m, err := a.Store.MarkSent(ctx, id, providerID, p)
 	if err == nil {
 		return m, nil
@@ -208,27 +153,17 @@ func (a *Activities) markSent(ctx context.Context, id, providerID string, p stor
 // Deliver is Prepare and Send in one activity: for a send on one channel,
 // on that channel's task queue (journeys started before per-channel task
 // queues schedule it on theirs).
-func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
+func (a *Activities) Deliver(ctx context.Context, in journey.DeliverInput) (journey.DeliverResult, error) {
 	m, err := a.prepare(ctx, in)
-	if err != nil || m.Status != store.MessagePending {
+	if err != nil || m.Status != journey.MessagePending {
 		return result(m), err
 	}
 	return a.send(ctx, m, in.Progress())
 }
 
-// CouponInput is a coupon step of one journey.
-type CouponInput struct {
-	Key        string // the journey, step and visit: one coupon however often asked
-	JourneyID  string
-	CampaignID string
-	CustomerID string
-	OfferID    string
-	campaign.Coupon
-}
-
 // IssueCoupon issues the journey's coupon for the campaign's offer, once,
 // and returns its code.
-func (a *Activities) IssueCoupon(ctx context.Context, in CouponInput) (string, error) {
+func (a *Activities) IssueCoupon(ctx context.Context, in journey.CouponInput) (string, error) {
 	c, err := a.Store.IssueCoupon(ctx, in.Key, store.Coupon{
 		CustomerID: in.CustomerID, CampaignID: in.CampaignID, JourneyID: in.JourneyID, OfferID: in.OfferID,
 		ExpiresAt: time.Now().Add(in.Validity()),
@@ -236,15 +171,9 @@ func (a *Activities) IssueCoupon(ctx context.Context, in CouponInput) (string, e
 	return c.Code, err
 }
 
-// GiveUpInput names a send that stopped retrying, and why.
-type GiveUpInput struct {
-	Key    string
-	Reason string
-}
-
 // GiveUp records that a send stopped retrying: its message, still pending,
 // failed, so that it no longer counts towards frequency caps.
-func (a *Activities) GiveUp(ctx context.Context, in GiveUpInput) error {
+func (a *Activities) GiveUp(ctx context.Context, in journey.GiveUpInput) error {
 	return a.Store.GiveUp(ctx, in.Key, in.Reason)
 }
 
@@ -257,29 +186,13 @@ func (a *Activities) CustomerFacts(ctx context.Context, customerID string) (camp
 	return c.Facts(), nil
 }
 
-// ProgressInput is a journey's position for the read model.
-type ProgressInput struct {
-	JourneyID string
-	Step      string
-	Variant   string
-}
-
 // RecordProgress records where a journey is, when it pauses somewhere no
 // send has recorded.
-func (a *Activities) RecordProgress(ctx context.Context, in ProgressInput) error {
-	return a.Store.RecordProgress(ctx, in.JourneyID, store.Progress{Step: in.Step, Variant: in.Variant})
-}
-
-// FinishInput records the end of a journey.
-type FinishInput struct {
-	JourneyID string
-	Status    string
-	Step      string
-	Variant   string
-	Reason    string
+func (a *Activities) RecordProgress(ctx context.Context, in journey.ProgressInput) error {
+	return a.Store.RecordProgress(ctx, in.JourneyID, journey.Progress{Step: in.Step, Variant: in.Variant})
 }
 
 // FinishJourney records how a journey ended in the read model.
-func (a *Activities) FinishJourney(ctx context.Context, in FinishInput) error {
-	return a.Store.FinishJourney(ctx, in.JourneyID, in.Status, store.Progress{Step: in.Step, Variant: in.Variant}, in.Reason)
+func (a *Activities) FinishJourney(ctx context.Context, in journey.FinishInput) error {
+	return a.Store.FinishJourney(ctx, in.JourneyID, in.Status, journey.Progress{Step: in.Step, Variant: in.Variant}, in.Reason)
 }

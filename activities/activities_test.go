@@ -13,6 +13,7 @@ import (
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/store/storetest"
 )
@@ -65,28 +66,28 @@ func setupWith(t *testing.T, senders map[string]channels.Sender) (*testsuite.Tes
 	return env, st
 }
 
-func input(customer, channel string) activities.DeliverInput {
-	return activities.DeliverInput{
+func input(customer, channel string) journey.DeliverInput {
+	return journey.DeliverInput{
 		JourneyID: "journey:welcome:" + customer, CampaignID: "welcome", CustomerID: customer, Step: "email-1",
 		Key: "journey:welcome:" + customer + "/email-1/1", NextStep: "wait-1",
 		Send: campaign.Send{Channel: channel, Template: &campaign.Template{Subject: "Hi {{first_name}}", Body: "<p>{{first_name}}, 10% off</p>"}},
 	}
 }
 
-func deliver(t *testing.T, env *testsuite.TestActivityEnvironment, in activities.DeliverInput) activities.DeliverResult {
+func deliver(t *testing.T, env *testsuite.TestActivityEnvironment, in journey.DeliverInput) journey.DeliverResult {
 	t.Helper()
 	var a *activities.Activities
 	return execute(t, env, a.Deliver, in)
 }
 
 // execute runs one activity once and returns its result.
-func execute(t *testing.T, env *testsuite.TestActivityEnvironment, fn any, in activities.DeliverInput) activities.DeliverResult {
+func execute(t *testing.T, env *testsuite.TestActivityEnvironment, fn any, in journey.DeliverInput) journey.DeliverResult {
 	t.Helper()
 	val, err := env.ExecuteActivity(fn, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res activities.DeliverResult
+	var res journey.DeliverResult
 	if err := val.Get(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -97,15 +98,15 @@ func TestDeliverSendsOnceAndRecordsTheRenderedMessage(t *testing.T) {
 	env, st, email := setup(t)
 	first := deliver(t, env, input("ada", "email"))
 	again := deliver(t, env, input("ada", "email")) // a retry, or a restarted worker
-	if first.Status != store.MessageSent || again.MessageID != first.MessageID {
+	if first.Status != journey.MessageSent || again.MessageID != first.MessageID {
 		t.Fatalf("first = %+v, again = %+v", first, again)
 	}
 	if n := email.calls.Load(); n != 1 {
 		t.Fatalf("provider called %d times", n)
 	}
-	ms, err := st.JourneyMessages(context.Background(), "journey:welcome:ada")
-	if err != nil || len(ms) != 1 {
-		t.Fatalf("messages = %v, %v", ms, err)
+	ms := storetest.JourneyMessages(t, st, "journey:welcome:ada")
+	if len(ms) != 1 {
+		t.Fatalf("messages = %v", ms)
 	}
 	if m := ms[0]; m.Subject != "Hi Ada <3" || m.Body != "<p>Ada &lt;3, 10% off</p>" || m.Recipient != "ada@example.com" || m.ProviderMessageID != "sandbox-"+m.ID {
 		t.Fatalf("message = %+v", m)
@@ -120,13 +121,13 @@ func TestDeliverSkipsWithAReason(t *testing.T) {
 	for _, tc := range []struct {
 		customer, channel, reason string
 	}{
-		{"bob", "email", activities.ReasonNoConsent},
-		{"bob", "sms", activities.ReasonUnreachable},
+		{"bob", "email", journey.ReasonNoConsent},
+		{"bob", "sms", journey.ReasonUnreachable},
 	} {
 		in := input(tc.customer, tc.channel)
 		in.Key += "/" + tc.channel
 		res := deliver(t, env, in)
-		if res.Status != store.MessageSkipped || res.Reason != tc.reason {
+		if res.Status != journey.MessageSkipped || res.Reason != tc.reason {
 			t.Errorf("%s on %s: %+v, want skipped for %s", tc.customer, tc.channel, res, tc.reason)
 		}
 	}

@@ -5,15 +5,8 @@ import (
 	"strings"
 
 	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
-)
-
-// Reasons a message is not sent.
-const (
-	ReasonUnreachable = "unreachable" // no address or token on this channel
-	ReasonNoConsent   = "no_consent"
-	ReasonNoChannel   = "no_channel" // a fallback send found no usable channel
-	ReasonTemplate    = "template_error"
 )
 
 // Composition is the message a send step makes for one customer, or the
@@ -48,19 +41,19 @@ func Compose(c store.Customer, send campaign.Send, data map[string]any, coupon s
 		if reason != "" {
 			passed = append(passed, ch+" "+reason)
 			if len(candidates) == 1 {
-				return Composition{Channel: ch, To: to, Status: store.MessageSkipped, Reason: reason}
+				return Composition{Channel: ch, To: to, Status: journey.MessageSkipped, Reason: reason}
 			}
 			continue
 		}
 		t, _ := send.TemplateFor(ch)
 		m, err := render(t, ch, templateVars(c, data, coupon))
 		if err != nil {
-			return Composition{Channel: ch, To: to, Status: store.MessageFailed, Reason: ReasonTemplate + ": " + err.Error()}
+			return Composition{Channel: ch, To: to, Status: journey.MessageFailed, Reason: journey.ReasonTemplate + ": " + err.Error()}
 		}
 		m.Channel, m.To = ch, to
 		return m
 	}
-	return Composition{Channel: candidates[0], Status: store.MessageSkipped, Reason: ReasonNoChannel + ": " + strings.Join(passed, ", ")}
+	return Composition{Channel: candidates[0], Status: journey.MessageSkipped, Reason: journey.ReasonNoChannel + ": " + strings.Join(passed, ", ")}
 }
 
 // address returns where the customer is reached on channel, or why not.
@@ -68,9 +61,9 @@ func address(c store.Customer, channel string) (to, reason string) {
 	to = c.Address(channel)
 	switch {
 	case to == "":
-		return "", ReasonUnreachable
+		return "", journey.ReasonUnreachable
 	case !c.Consents(channel):
-		return to, ReasonNoConsent
+		return to, journey.ReasonNoConsent
 	}
 	return to, ""
 }

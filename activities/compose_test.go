@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 )
 
@@ -30,7 +31,7 @@ func TestComposeFallsBackAcrossChannels(t *testing.T) {
 		if got.Channel != tc.channel || got.Body != tc.body || got.Reason != tc.reason {
 			t.Errorf("%s: got %+v, want %s %q %q", name, got, tc.channel, tc.body, tc.reason)
 		}
-		if tc.reason != "" && got.Status != store.MessageSkipped {
+		if tc.reason != "" && got.Status != journey.MessageSkipped {
 			t.Errorf("%s: status %q", name, got.Status)
 		}
 	}
@@ -42,7 +43,7 @@ func TestComposeFallsBackAcrossChannels(t *testing.T) {
 func TestComposeReportsATemplateThatFailsToRender(t *testing.T) {
 	send := campaign.Send{Channel: "sms", Template: &campaign.Template{Body: "{{ 1 | divided_by: 0 }}"}}
 	got := Compose(store.Customer{Phone: "+491", Consent: store.Consent{SMS: true}}, send, nil, "")
-	if got.Status != store.MessageFailed || !strings.HasPrefix(got.Reason, ReasonTemplate) {
+	if got.Status != journey.MessageFailed || !strings.HasPrefix(got.Reason, journey.ReasonTemplate) {
 		t.Fatalf("got %+v", got)
 	}
 }

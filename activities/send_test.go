@@ -21,7 +21,7 @@ import (
 	"github.com/omni-orchestrator/omni/channels/sendgrid/sendgridtest"
 	"github.com/omni-orchestrator/omni/channels/twilio"
 	"github.com/omni-orchestrator/omni/channels/twilio/twiliotest"
-	"github.com/omni-orchestrator/omni/store"
+	"github.com/omni-orchestrator/omni/journey"
 )
 
 // providers are the three real drivers against their local stand-ins.
@@ -39,9 +39,9 @@ func newProviders(t *testing.T) *providers {
 }
 
 // prepare records the message of a send step for ada.
-func prepare(t *testing.T, env *testsuite.TestActivityEnvironment, key string, channels ...string) activities.DeliverResult {
+func prepare(t *testing.T, env *testsuite.TestActivityEnvironment, key string, channels ...string) journey.DeliverResult {
 	t.Helper()
-	in := activities.DeliverInput{
+	in := journey.DeliverInput{
 		JourneyID: "journey:welcome:ada", CampaignID: "welcome", CustomerID: "ada", Step: "reach", Key: key, NextStep: "wait-1",
 		Send: campaign.Send{Channels: channels, Template: &campaign.Template{Body: "Hi {{first_name}}"}},
 	}
@@ -54,10 +54,10 @@ func prepare(t *testing.T, env *testsuite.TestActivityEnvironment, key string, c
 }
 
 // send runs the Send activity once, as one attempt.
-func send(env *testsuite.TestActivityEnvironment, messageID string) (activities.DeliverResult, error) {
+func send(env *testsuite.TestActivityEnvironment, messageID string) (journey.DeliverResult, error) {
 	var a *activities.Activities
-	val, err := env.ExecuteActivity(a.Send, activities.SendInput{MessageID: messageID, Progress: store.Progress{Step: "wait-1"}})
-	var res activities.DeliverResult
+	val, err := env.ExecuteActivity(a.Send, journey.SendInput{MessageID: messageID, Progress: journey.Progress{Step: "wait-1"}})
+	var res journey.DeliverResult
 	if err == nil {
 		err = val.Get(&res)
 	}
@@ -69,7 +69,7 @@ func TestSendRetriesWhatTheProviderCannotTakeNowAndSendsOnce(t *testing.T) {
 	env, st := setupWith(t, p.senders)
 	p.sendgrid.Then(sendgridtest.TooManyRequests(time.Now().Add(40*time.Second).Unix()), sendgridtest.ServerError(503))
 	m := prepare(t, env, "k1", "email")
-	if m.Status != store.MessagePending || m.Channel != "email" {
+	if m.Status != journey.MessagePending || m.Channel != "email" {
 		t.Fatalf("prepared %+v", m)
 	}
 
@@ -81,14 +81,14 @@ func TestSendRetriesWhatTheProviderCannotTakeNowAndSendsOnce(t *testing.T) {
 	if _, err = send(env, m.MessageID); !errors.As(err, &appErr) || appErr.NonRetryable() || appErr.NextRetryDelay() != 0 {
 		t.Fatalf("503: err = %v, want a retryable error on the retry policy", err)
 	}
-	if got, _ := st.MessageByID(context.Background(), m.MessageID); got.Status != store.MessagePending {
+	if got, _ := st.MessageByID(context.Background(), m.MessageID); got.Status != journey.MessagePending {
 		t.Fatalf("after two failed attempts the message is %s", got.Status)
 	}
 	res, err := send(env, m.MessageID)
-	if err != nil || res.Status != store.MessageSent {
+	if err != nil || res.Status != journey.MessageSent {
 		t.Fatalf("third attempt: %+v, %v", res, err)
 	}
-	if res, err = send(env, m.MessageID); err != nil || res.Status != store.MessageSent { // a retry after a lost completion
+	if res, err = send(env, m.MessageID); err != nil || res.Status != journey.MessageSent { // a retry after a lost completion
 		t.Fatalf("fourth attempt: %+v, %v", res, err)
 	}
 	if n, r := len(p.sendgrid.Accepted()), p.sendgrid.Requests(); n != 1 || r != 3 {
@@ -106,10 +106,10 @@ func TestSendRecordsAPermanentFailureAndNeverRetriesIt(t *testing.T) {
 	p.twilio.Then(twiliotest.Reply{Status: 400, Code: 21211})
 	m := prepare(t, env, "k1", "sms")
 	res, err := send(env, m.MessageID)
-	if err != nil || res.Status != store.MessageFailed || !strings.HasPrefix(res.Reason, "permanent: ") || !strings.Contains(res.Reason, "21211") || res.Fallback {
+	if err != nil || res.Status != journey.MessageFailed || !strings.HasPrefix(res.Reason, "permanent: ") || !strings.Contains(res.Reason, "21211") || res.Fallback {
 		t.Fatalf("res = %+v, err = %v", res, err)
 	}
-	if res, err = send(env, m.MessageID); err != nil || res.Status != store.MessageFailed {
+	if res, err = send(env, m.MessageID); err != nil || res.Status != journey.MessageFailed {
 		t.Fatalf("again: %+v, %v", res, err)
 	}
 	if n := len(p.twilio.Accepted()); n != 0 {
@@ -129,7 +129,7 @@ func TestSendToAnUnregisteredTokenForgetsItAndFallsBack(t *testing.T) {
 		t.Fatalf("prepared %+v", m)
 	}
 	res, err := send(env, m.MessageID)
-	if err != nil || res.Status != store.MessageFailed || !res.Fallback || !strings.HasPrefix(res.Reason, "unreachable: ") {
+	if err != nil || res.Status != journey.MessageFailed || !res.Fallback || !strings.HasPrefix(res.Reason, "unreachable: ") {
 		t.Fatalf("res = %+v, err = %v", res, err)
 	}
 	if c, _ := st.Customer(context.Background(), "ada"); c.PushToken != "" {
@@ -137,7 +137,7 @@ func TestSendToAnUnregisteredTokenForgetsItAndFallsBack(t *testing.T) {
 	}
 	// The journey's next round composes the send again: email now.
 	next := prepare(t, env, "k1/2", "push", "email")
-	if next.Channel != "email" || next.Status != store.MessagePending {
+	if next.Channel != "email" || next.Status != journey.MessagePending {
 		t.Fatalf("fallback prepared %+v", next)
 	}
 }
@@ -148,13 +148,13 @@ func TestSendToAnOptedOutNumberTurnsConsentOff(t *testing.T) {
 	p.twilio.Then(twiliotest.Reply{Status: 400, Code: twilio.ErrOptedOut})
 	m := prepare(t, env, "k1", "sms", "email")
 	res, err := send(env, m.MessageID)
-	if err != nil || res.Status != store.MessageFailed || !res.Fallback || !strings.HasPrefix(res.Reason, "opted_out: ") {
+	if err != nil || res.Status != journey.MessageFailed || !res.Fallback || !strings.HasPrefix(res.Reason, "opted_out: ") {
 		t.Fatalf("res = %+v, err = %v", res, err)
 	}
 	if c, _ := st.Customer(context.Background(), "ada"); c.Consent.SMS || !c.Consent.Email {
 		t.Fatalf("consent = %+v", c.Consent)
 	}
-	if res, _ = send(env, m.MessageID); res.Status != store.MessageFailed || len(p.twilio.Accepted()) != 0 {
+	if res, _ = send(env, m.MessageID); res.Status != journey.MessageFailed || len(p.twilio.Accepted()) != 0 {
 		t.Fatalf("an opted-out message was retried: %+v", res)
 	}
 }
@@ -168,7 +168,7 @@ func TestSendSkipsAMessageTheProviderReportedAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := send(env, m.MessageID)
-	if err != nil || res.Status != store.MessageSent || p.sendgrid.Requests() != 0 {
+	if err != nil || res.Status != journey.MessageSent || p.sendgrid.Requests() != 0 {
 		t.Fatalf("res = %+v, err = %v, %d requests", res, err, p.sendgrid.Requests())
 	}
 }
@@ -176,7 +176,7 @@ func TestSendSkipsAMessageTheProviderReportedAccepted(t *testing.T) {
 func TestSendWithoutASenderForTheChannelDoesNotRetry(t *testing.T) {
 	env, _ := setupWith(t, map[string]channels.Sender{"email": sandbox.Sender{Channel: "email", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
 	var a *activities.Activities
-	_, err := env.ExecuteActivity(a.Send, activities.SendInput{MessageID: "0b7d2f6e-0000-4000-8000-000000000001"})
+	_, err := env.ExecuteActivity(a.Send, journey.SendInput{MessageID: "0b7d2f6e-0000-4000-8000-000000000001"})
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || !appErr.NonRetryable() {
 		t.Fatalf("err = %v", err)
@@ -193,7 +193,7 @@ func TestDeliverRetryFindsAMessageTheProviderReportedAndRecordsProgress(t *testi
 		t.Fatal(err)
 	}
 	res := deliver(t, env, in) // the retry
-	if res.Status != store.MessageSent || p.sendgrid.Requests() != 0 {
+	if res.Status != journey.MessageSent || p.sendgrid.Requests() != 0 {
 		t.Fatalf("res = %+v, %d requests", res, p.sendgrid.Requests())
 	}
 	if j, _ := st.Journey(context.Background(), "journey:welcome:ada"); j.CurrentStep != "wait-1" {

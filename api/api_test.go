@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omni-orchestrator/omni/campaign/campaigntest"
+
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/omni-orchestrator/omni/api"
@@ -101,20 +103,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-const welcome = `{
-  "id": "welcome",
-  "name": "Welcome",
-  "offer_id": "WELCOME-10",
-  "start_at": "email-1",
-  "steps": {
-    "email-1": {"send": {"channel": "email", "template": {"subject": "Hi {{first_name}}", "body": "<p>10% off, {{first_name}}</p>"}}, "next": "wait-1"},
-    "wait-1":  {"wait": {"for": ["clicked", "converted"], "timeout": "1h"},
-                "on": {"clicked": "push-1", "converted": "done", "timeout": "sms-1"}},
-    "push-1":  {"send": {"channel": "push", "template": {"title": "Still there?", "body": "Ends soon"}}, "next": "done"},
-    "sms-1":   {"send": {"channel": "sms", "template": {"body": "10% off today"}}, "next": "done"},
-    "done":    {"exit": {}}
-  }
-}`
+var welcome = campaigntest.Welcome("1h")
 
 func messages(view map[string]any) []map[string]any {
 	var out []map[string]any

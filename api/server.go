@@ -14,7 +14,9 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
 
+	"github.com/omni-orchestrator/omni/channels/twilio"
 	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/metrics"
 	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
@@ -89,13 +91,13 @@ func (s *Server) Handler() *echo.Echo {
 	v1.GET("/campaigns/:id/stats", s.getStats)
 	v1.GET("/campaigns/:id/stats.csv", s.getStatsCSV)
 	v1.GET("/campaigns/:id/journeys.csv", s.getJourneysCSV)
-	v1.POST("/campaigns/:id/pause", s.controlCampaign(store.ControlPause))
-	v1.POST("/campaigns/:id/resume", s.controlCampaign(store.ControlResume))
-	v1.POST("/campaigns/:id/cancel", s.controlCampaign(store.ControlCancel))
+	v1.POST("/campaigns/:id/pause", s.controlCampaign(journey.Pause))
+	v1.POST("/campaigns/:id/resume", s.controlCampaign(journey.Resume))
+	v1.POST("/campaigns/:id/cancel", s.controlCampaign(journey.Cancel))
 	v1.POST("/responses", s.postResponse)
 	v1.POST("/webhooks/sendgrid", s.sendgridWebhook)
-	v1.POST("/webhooks/twilio/status", s.twilioStatus)
-	v1.POST("/webhooks/twilio/inbound", s.twilioInbound)
+	e.POST(twilio.StatusPath, s.twilioStatus)
+	e.POST(twilio.InboundPath, s.twilioInbound)
 	return e
 }
 

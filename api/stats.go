@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/store"
 )
 
@@ -20,7 +21,7 @@ type Metrics map[string]int64
 func (m Metrics) rates() map[string]float64 {
 	out := map[string]float64{}
 	if sent := m["sent"]; sent > 0 {
-		for _, k := range []string{"delivered", "opened", "clicked", "bounced", "unsubscribed", "rejected"} {
+		for _, k := range []string{campaign.Delivered, campaign.Opened, campaign.Clicked, campaign.Bounced, campaign.Unsubscribed, campaign.Rejected} {
 			out[k+"_rate"] = float64(m[k]) / float64(sent)
 		}
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/omni-orchestrator/omni/api"
+	"github.com/omni-orchestrator/omni/channels/sendgrid"
+	"github.com/omni-orchestrator/omni/channels/twilio"
 )
 
 // signSendGrid signs a body the way SendGrid's signed Event Webhook does:
@@ -70,11 +72,11 @@ func responseTypes(view map[string]any) map[string]int {
 func TestSendGridEventWebhook(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	public, err := api.ParseSendGridKey(base64.StdEncoding.EncodeToString(der))
+	public, err := sendgrid.ParseWebhookKey(base64.StdEncoding.EncodeToString(der))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := startWith(t, api.Webhooks{SendGridKey: public})
+	c, _ := startWith(t, api.Webhooks{SendGrid: sendgrid.Webhook{Key: public}})
 	c.must(200, "POST", "/v1/customers", `[{"id": "ada", "email": "ada@example.com"}, {"id": "bob", "email": "bob@example.com"}]`)
 	c.must(201, "POST", "/v1/campaigns", clickWait)
 	for _, id := range []string{"ada", "bob"} {
@@ -164,7 +166,7 @@ func TestSendGridEventWebhook(t *testing.T) {
 
 func TestTwilioWebhooks(t *testing.T) {
 	const token = "twilio-auth-token"
-	c, _ := startWith(t, api.Webhooks{TwilioAuthToken: token})
+	c, _ := startWith(t, api.Webhooks{Twilio: twilio.Webhook{AuthToken: token}})
 	c.must(200, "POST", "/v1/customers", `{"id": "ada", "phone": "+4915100000001"}`)
 	c.must(201, "POST", "/v1/campaigns", `{"id": "sms", "start_at": "text", "rules": {"exit_on": ["unsubscribed"]}, "steps": {
 		"text": {"send": {"channel": "sms", "template": {"body": "Hi"}}, "next": "wait"},

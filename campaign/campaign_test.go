@@ -4,22 +4,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/omni-orchestrator/omni/campaign/campaigntest"
 )
 
-const welcome = `{
-  "id": "welcome",
-  "name": "Welcome",
-  "offer_id": "WELCOME-10",
-  "start_at": "email-1",
-  "steps": {
-    "email-1": {"send": {"channel": "email", "template": {"subject": "Hi {{first_name}}", "body": "<p>10% off</p>"}}, "next": "wait-1"},
-    "wait-1":  {"wait": {"for": ["clicked", "converted"], "timeout": "48h"},
-                "on": {"clicked": "push-1", "converted": "done", "timeout": "sms-1"}},
-    "push-1":  {"send": {"channel": "push", "template": {"title": "Still there?", "body": "Your code expires soon"}}, "next": "done"},
-    "sms-1":   {"send": {"channel": "sms", "template": {"body": "{{first_name}}, 10% off today"}}, "next": "done"},
-    "done":    {"exit": {}}
-  }
-}`
+var welcome = campaigntest.Welcome("48h")
 
 func TestParseAcceptsTheCoreLanguage(t *testing.T) {
 	d, ps := Parse([]byte(welcome))
@@ -110,7 +99,7 @@ func TestValidateGraph(t *testing.T) {
 }
 
 func TestParseAcceptsAProviderTemplate(t *testing.T) {
-	body := strings.Replace(welcome, `{"subject": "Hi {{first_name}}", "body": "<p>10% off</p>"}`, `{"template_id": "d-0123456789abcdef0123456789abcdef"}`, 1)
+	body := strings.Replace(welcome, `{"subject": "Hi {{first_name}}", "body": "<p>10% off, {{first_name}}</p>"}`, `{"template_id": "d-0123456789abcdef0123456789abcdef"}`, 1)
 	if body == welcome {
 		t.Fatal("test edit did not apply")
 	}

@@ -15,10 +15,23 @@ const (
 // Channels lists every channel in a fixed order.
 var Channels = []string{Email, SMS, Push}
 
-// ResponseTypes are the responses channel systems report and waits await;
-// offer_viewed is an inbound channel (shop, app, contact centre) showing
-// the customer the offer.
-var ResponseTypes = []string{"delivered", "opened", "clicked", "converted", "rejected", "unsubscribed", "bounced", "failed", "offer_viewed"}
+// Response types: what channel systems and providers report of a
+// customer, and what waits, exit_on and goals name.
+const (
+	Delivered    = "delivered"
+	Opened       = "opened"
+	Clicked      = "clicked"
+	Converted    = "converted"
+	Rejected     = "rejected"     // the customer declined the offer: it is suppressed everywhere
+	Unsubscribed = "unsubscribed" // consent off, on the channel (or all, with data.scope "all")
+	Subscribed   = "subscribed"   // consent on again, as an SMS START does
+	Bounced      = "bounced"
+	Failed       = "failed"       // the provider could not deliver
+	OfferViewed  = "offer_viewed" // an inbound channel (shop, app, contact centre) showed the offer
+)
+
+// ResponseTypes lists every response type.
+var ResponseTypes = []string{Delivered, Opened, Clicked, Converted, Rejected, Unsubscribed, Subscribed, Bounced, Failed, OfferViewed}
 
 // Timeout is the `on` key a wait follows when no awaited response arrived in time.
 const Timeout = "timeout"

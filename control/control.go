@@ -14,11 +14,12 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
-	"github.com/omni-orchestrator/omni/workflows"
 )
 
 // Input is one control of a campaign.
@@ -35,9 +36,10 @@ type Progress struct {
 	Finished int // ended before the control reached them
 }
 
-// Campaign carries a control to every active journey of the campaign from
-// one heartbeating activity; its own history stays a handful of events.
-func Campaign(ctx workflow.Context, in Input) (Progress, error) {
+// CampaignControl carries a control to every active journey of the
+// campaign from one heartbeating activity; its own history stays a handful
+// of events.
+func CampaignControl(ctx workflow.Context, in Input) (Progress, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 24 * time.Hour,
 		HeartbeatTimeout:    time.Minute,
@@ -76,7 +78,7 @@ func (a *Activities) ControlJourneys(ctx context.Context, in Input) (Progress, e
 			return cur.Progress, err
 		}
 	}
-	if in.Action == store.ControlCancel {
+	if in.Action == journey.Cancel {
 		launches, err := a.Store.CancelLaunches(ctx, in.CampaignID)
 		if err != nil {
 			return cur.Progress, err
@@ -131,10 +133,10 @@ func (a *Activities) ControlJourneys(ctx context.Context, in Input) (Progress, e
 }
 
 func (a *Activities) apply(ctx context.Context, in Input, journeyID string) error {
-	if in.Action == store.ControlCancel {
+	if in.Action == journey.Cancel {
 		return a.Temporal.CancelWorkflow(ctx, journeyID, "")
 	}
-	return a.Temporal.SignalWorkflow(ctx, journeyID, "", workflows.ControlSignal, workflows.Control{Action: in.Action, Seq: in.Seq})
+	return a.Temporal.SignalWorkflow(ctx, journeyID, "", journey.ControlSignal, journey.Control{Action: in.Action, Seq: in.Seq})
 }
 
 // gone says the workflow ended before the control reached it.
@@ -160,9 +162,10 @@ func Start(ctx context.Context, st *store.Store, tc client.Client, taskQueue, ca
 	// Once the status is recorded the workflow must start, even if the
 	// caller has gone; starting it twice under its id is harmless.
 	_, err = tc.ExecuteWorkflow(context.WithoutCancel(ctx), client.StartWorkflowOptions{
-		ID:            c.ID,
-		TaskQueue:     taskQueue,
-		StaticSummary: fmt.Sprintf("%s of campaign %s", action, campaignID),
-	}, Campaign, Input{ControlID: c.ID, CampaignID: campaignID, Action: action, Seq: c.Seq})
+		ID:                    c.ID,
+		TaskQueue:             taskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(journey.CampaignIDAttr.ValueSet(campaignID)),
+		StaticSummary:         fmt.Sprintf("%s of campaign %s", action, campaignID),
+	}, CampaignControl, Input{ControlID: c.ID, CampaignID: campaignID, Action: action, Seq: c.Seq})
 	return c, err
 }

@@ -14,6 +14,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/google/uuid"
+
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/workflows"
 )
@@ -53,7 +55,7 @@ const (
 // start finds it and starts the workflow.
 func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.CustomerRef, data map[string]any) (Enrollment, error) {
 	customerID := customer.ID
-	id := workflows.JourneyID(c.ID, customerID)
+	id := journey.ID(c.ID, customerID)
 	input := workflows.JourneyInput{
 		CampaignID: c.ID, Version: c.Version, CustomerID: customerID, Definition: c.Definition,
 		Timezone: cmp.Or(customer.Timezone, e.DefaultTimezone), Data: data,
@@ -66,7 +68,7 @@ func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return Enrollment{}, err
 		}
-		input.Paused, input.Control = latest.Action == store.ControlPause, latest.Seq
+		input.Paused, input.Control = latest.Action == journey.Pause, latest.Seq
 	}
 	if offer := c.Definition.OfferID; offer != "" {
 		suppressed, err := e.Store.Suppressed(ctx, customerID, offer)
@@ -92,8 +94,8 @@ func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.
 		// just started it.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.CampaignIDAttr.ValueSet(c.ID),
-			workflows.CustomerIDAttr.ValueSet(customerID),
+			journey.CampaignIDAttr.ValueSet(c.ID),
+			journey.CustomerIDAttr.ValueSet(customerID),
 		),
 		StaticSummary: fmt.Sprintf("%s v%d for customer %s", c.ID, c.Version, customerID),
 	}, workflows.Journey, input)
@@ -120,10 +122,10 @@ func (e *Enroller) catchUp(ctx context.Context, campaignID, journeyID string, ap
 		return nil
 	case err != nil:
 		return err
-	case latest.Action == store.ControlCancel:
+	case latest.Action == journey.Cancel:
 		err = e.Temporal.CancelWorkflow(ctx, journeyID, "")
 	default:
-		err = e.Temporal.SignalWorkflow(ctx, journeyID, "", workflows.ControlSignal, workflows.Control{Action: latest.Action, Seq: latest.Seq})
+		err = e.Temporal.SignalWorkflow(ctx, journeyID, "", journey.ControlSignal, journey.Control{Action: latest.Action, Seq: latest.Seq})
 	}
 	if err != nil {
 		return fmt.Errorf("apply %s to journey %s: %w", latest.Action, journeyID, err)
@@ -144,7 +146,7 @@ func (e *Enroller) StartLaunch(ctx context.Context, c store.Campaign, audience s
 	_, err := e.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                    l.ID,
 		TaskQueue:             e.TaskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.CampaignIDAttr.ValueSet(c.ID)),
+		TypedSearchAttributes: temporal.NewSearchAttributes(journey.CampaignIDAttr.ValueSet(c.ID)),
 		StaticSummary:         fmt.Sprintf("launch of %s v%d", c.ID, c.Version),
 	}, Launch, LaunchInput{LaunchID: l.ID, CampaignID: c.ID, Version: c.Version})
 	return l, err

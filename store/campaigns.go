@@ -7,7 +7,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/omni-orchestrator/omni/campaign"
+)
+
+// Campaign statuses, which controls (journey.Pause, Resume, Cancel) move
+// between.
+const (
+	CampaignActive    = "active"
+	CampaignPaused    = "paused"
+	CampaignCancelled = "cancelled"
 )
 
 // Campaign is one stored version of a campaign definition.
@@ -47,8 +56,7 @@ func (s *Store) CreateCampaign(ctx context.Context, def *campaign.Definition) (C
 	}
 	var c Campaign
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		// Serialise version numbering per campaign id.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('campaign:' || $1))`, def.ID); err != nil {
+		if err := lockCampaign(ctx, tx, def.ID); err != nil {
 			return err
 		}
 		c, err = scanCampaign(tx.QueryRow(ctx, `
@@ -60,6 +68,13 @@ RETURNING `+campaignColumns, def.ID, name, def.OfferID, doc))
 		return err
 	})
 	return c, err
+}
+
+// lockCampaign serialises, per campaign, the transactions that number its
+// versions and change its status: a new version copies the status.
+func lockCampaign(ctx context.Context, tx pgx.Tx, id string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('campaign:' || $1))`, id)
+	return err
 }
 
 // Campaign returns the latest version of a campaign, or ErrNotFound.
@@ -88,4 +103,14 @@ func (s *Store) countBy(ctx context.Context, query string, args ...any) (map[str
 		return nil
 	})
 	return counts, err
+}
+
+// CampaignStatus returns the status of the campaign's latest version.
+func (s *Store) CampaignStatus(ctx context.Context, campaignID string) (string, error) {
+	var status string
+	err := s.pool.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1`, campaignID).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return status, err
 }

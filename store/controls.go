@@ -7,17 +7,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-)
 
-// Campaign statuses, and the controls that move between them.
-const (
-	CampaignActive    = "active"
-	CampaignPaused    = "paused"
-	CampaignCancelled = "cancelled"
-
-	ControlPause  = "pause"
-	ControlResume = "resume"
-	ControlCancel = "cancel"
+	"github.com/omni-orchestrator/omni/journey"
 )
 
 // ErrWrongStatus is a control the campaign's status does not allow.
@@ -41,9 +32,9 @@ const controlColumns = `id, campaign_id, action, seq, status, journeys, finished
 
 // controlFrom is the status each control needs the campaign in.
 var controlFrom = map[string]struct{ from, to string }{
-	ControlPause:  {CampaignActive, CampaignPaused},
-	ControlResume: {CampaignPaused, CampaignActive},
-	ControlCancel: {"", CampaignCancelled},
+	journey.Pause:  {CampaignActive, CampaignPaused},
+	journey.Resume: {CampaignPaused, CampaignActive},
+	journey.Cancel: {"", CampaignCancelled},
 }
 
 // StartControl moves the campaign to the action's status and records the
@@ -57,8 +48,7 @@ func (s *Store) StartControl(ctx context.Context, campaignID, action string) (Co
 	}
 	var c Control
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// The lock CreateCampaign takes: a new version copies the status.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('campaign:' || $1))`, campaignID); err != nil {
+		if err := lockCampaign(ctx, tx, campaignID); err != nil {
 			return err
 		}
 		var status string
@@ -96,32 +86,6 @@ WHERE id = $1`, id, journeys, finished, done)
 func (s *Store) Controls(ctx context.Context, campaignID string) ([]Control, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls WHERE campaign_id = $1 ORDER BY seq DESC LIMIT 20`, campaignID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Control])
-}
-
-// ActiveJourneysAfter pages through a campaign's active journeys by
-// workflow id.
-func (s *Store) ActiveJourneysAfter(ctx context.Context, campaignID, after string, limit int) ([]string, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT workflow_id FROM journeys WHERE campaign_id = $1 AND status = 'active' AND workflow_id > $2
-ORDER BY workflow_id LIMIT $3`, campaignID, after, limit)
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// CancelLaunches marks a campaign's running launches cancelled and returns
-// their ids.
-func (s *Store) CancelLaunches(ctx context.Context, campaignID string) ([]string, error) {
-	rows, _ := s.pool.Query(ctx, `UPDATE launches SET status = 'cancelled', finished_at = now()
-WHERE campaign_id = $1 AND status = 'running' RETURNING id`, campaignID)
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// CampaignStatus returns the status of the campaign's latest version.
-func (s *Store) CampaignStatus(ctx context.Context, campaignID string) (string, error) {
-	var status string
-	err := s.pool.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1`, campaignID).Scan(&status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	return status, err
 }
 
 // LatestControl returns the campaign's latest control, or ErrNotFound.

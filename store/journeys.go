@@ -5,27 +5,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-)
 
-// Journey statuses.
-const (
-	JourneyActive     = "active"
-	JourneyCompleted  = "completed"
-	JourneyFailed     = "failed"
-	JourneyCancelled  = "cancelled"
-	JourneyExited     = "exited"     // a response named in rules.exit_on arrived
-	JourneySuppressed = "suppressed" // the customer rejected the campaign's offer
+	"github.com/omni-orchestrator/omni/journey"
 )
-
-// Progress is where a journey is, as the read model shows it.
-type Progress struct {
-	Step    string
-	Variant string
-	// Status, when set, ends the journey there (with Reason), so that a
-	// send just before an exit records the end with the message.
-	Status string
-	Reason string
-}
 
 // Journey is the read model of one customer's path through a campaign.
 type Journey struct {
@@ -56,7 +38,7 @@ VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workflow_id) DO NOTHING`,
 }
 
 // FinishJourney records how a journey ended.
-func (s *Store) FinishJourney(ctx context.Context, workflowID, status string, p Progress, reason string) error {
+func (s *Store) FinishJourney(ctx context.Context, workflowID, status string, p journey.Progress, reason string) error {
 	_, err := s.pool.Exec(ctx, `
 UPDATE journeys SET status = $2, current_step = $3, variant = coalesce(nullif($4, ''), variant),
 	exit_reason = nullif($5, ''), ended_at = coalesce(ended_at, now())
@@ -65,7 +47,7 @@ WHERE workflow_id = $1`, workflowID, status, p.Step, p.Variant, reason)
 }
 
 // RecordProgress records where an active journey is.
-func (s *Store) RecordProgress(ctx context.Context, workflowID string, p Progress) error {
+func (s *Store) RecordProgress(ctx context.Context, workflowID string, p journey.Progress) error {
 	_, err := s.pool.Exec(ctx, updateProgress, workflowID, p.Step, p.Variant, p.Status, p.Reason)
 	return err
 }
@@ -142,4 +124,12 @@ func collectOne[T any](rows pgx.Rows, fn pgx.RowToFunc[T]) (T, error) {
 		return v, ErrNotFound
 	}
 	return v, err
+}
+
+// ActiveJourneysAfter pages through a campaign's active journeys by
+// workflow id.
+func (s *Store) ActiveJourneysAfter(ctx context.Context, campaignID, after string, limit int) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT workflow_id FROM journeys WHERE campaign_id = $1 AND status = 'active' AND workflow_id > $2
+ORDER BY workflow_id LIMIT $3`, campaignID, after, limit)
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -86,3 +86,11 @@ func (s *Store) Launches(ctx context.Context, campaignID string) ([]Launch, erro
 	rows, _ := s.pool.Query(ctx, `SELECT `+launchColumns+` FROM launches WHERE campaign_id = $1 ORDER BY created_at DESC LIMIT 20`, campaignID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Launch])
 }
+
+// CancelLaunches marks a campaign's running launches cancelled and returns
+// their ids.
+func (s *Store) CancelLaunches(ctx context.Context, campaignID string) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `UPDATE launches SET status = 'cancelled', finished_at = now()
+WHERE campaign_id = $1 AND status = 'running' RETURNING id`, campaignID)
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -6,14 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-)
 
-// Message statuses.
-const (
-	MessagePending = "pending" // recorded, provider not yet known to have accepted it
-	MessageSent    = "sent"
-	MessageSkipped = "skipped"
-	MessageFailed  = "failed"
+	"github.com/omni-orchestrator/omni/journey"
 )
 
 // Message is one message a journey sent, or decided not to send.
@@ -44,12 +38,6 @@ const messageColumns = `id::text AS id, idempotency_key, journey_id, campaign_id
 	coalesce(recipient, '') AS recipient, coalesce(subject, '') AS subject, coalesce(body, '') AS body,
 	coalesce(template_id, '') AS template_id, template_data, coalesce(link, '') AS link, status, coalesce(reason, '') AS reason, created_at, sent_at`
 
-// Reasons the store refuses a send at the moment it is recorded.
-const (
-	ReasonSuppressed      = "suppressed"       // the customer rejected the offer
-	ReasonFrequencyCapped = "frequency_capped" // the customer had enough messages lately
-)
-
 // SendChecks are what a message must pass when it is recorded for sending.
 type SendChecks struct {
 	// OfferID is refused while the customer has an active suppression of it.
@@ -68,7 +56,7 @@ type SendChecks struct {
 // frequency cap, and a suppression committed before cannot be missed. A
 // message that is not pending also records the journey's progress, in the
 // same transaction.
-func (s *Store) RecordMessage(ctx context.Context, m Message, p Progress, checks SendChecks) (Message, error) {
+func (s *Store) RecordMessage(ctx context.Context, m Message, p journey.Progress, checks SendChecks) (Message, error) {
 	var stored Message
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1`, m.IdempotencyKey)
@@ -76,19 +64,19 @@ func (s *Store) RecordMessage(ctx context.Context, m Message, p Progress, checks
 		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != ErrNotFound {
 			// Recorded by an earlier attempt. One no longer pending may have
 			// been marked sent by the provider's webhook, without progress.
-			if err == nil && stored.Status != MessagePending {
+			if err == nil && stored.Status != journey.MessagePending {
 				err = recordProgress(ctx, tx, stored.JourneyID, p)
 			}
 			return err
 		}
 		// Checked anew on every attempt: a deadlocked one runs again.
 		status, reason := m.Status, m.Reason
-		if status == MessagePending && (checks.OfferID != "" || checks.CapMax > 0) {
+		if status == journey.MessagePending && (checks.OfferID != "" || checks.CapMax > 0) {
 			if reason, err = refusal(ctx, tx, m.CustomerID, checks); err != nil {
 				return err
 			}
 			if reason != "" {
-				status = MessageSkipped
+				status = journey.MessageSkipped
 			}
 		}
 		rows, _ = tx.Query(ctx, `
@@ -99,7 +87,7 @@ VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), nullif($9, ''), 
 RETURNING `+messageColumns,
 			m.IdempotencyKey, m.JourneyID, m.CampaignID, m.CustomerID, m.Step, m.Channel, m.Provider,
 			m.Recipient, m.Subject, m.Body, status, reason, m.TemplateID, m.TemplateData, m.Link)
-		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != nil || stored.Status == MessagePending {
+		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != nil || stored.Status == journey.MessagePending {
 			return err
 		}
 		return recordProgress(ctx, tx, m.JourneyID, p)
@@ -123,16 +111,16 @@ SELECT EXISTS (SELECT 1 FROM suppressions WHERE customer_id = $1 AND offer_id = 
 	case err != nil:
 		return "", err
 	case suppressed:
-		return ReasonSuppressed, nil
+		return journey.ReasonSuppressed, nil
 	case checks.CapMax > 0 && recent >= checks.CapMax:
-		return ReasonFrequencyCapped, nil
+		return journey.ReasonFrequencyCapped, nil
 	}
 	return "", nil
 }
 
 // MarkSent records the provider's acceptance of a pending message and the
 // journey's progress, in one transaction.
-func (s *Store) MarkSent(ctx context.Context, id, providerMessageID string, p Progress) (Message, error) {
+func (s *Store) MarkSent(ctx context.Context, id, providerMessageID string, p journey.Progress) (Message, error) {
 	var stored Message
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `
@@ -149,7 +137,7 @@ WHERE id = $1 RETURNING `+messageColumns, id, providerMessageID)
 
 // MarkFailed records that the provider refused a pending message for
 // good, and the journey's progress, in one transaction.
-func (s *Store) MarkFailed(ctx context.Context, id, reason string, p Progress) (Message, error) {
+func (s *Store) MarkFailed(ctx context.Context, id, reason string, p journey.Progress) (Message, error) {
 	var stored Message
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `UPDATE messages SET status = 'failed', reason = $2 WHERE id = $1
@@ -180,7 +168,7 @@ func (s *Store) MarkAccepted(ctx context.Context, id, providerMessageID string) 
 	return err
 }
 
-func recordProgress(ctx context.Context, tx pgx.Tx, journeyID string, p Progress) error {
+func recordProgress(ctx context.Context, tx pgx.Tx, journeyID string, p journey.Progress) error {
 	if p.Step == "" {
 		return nil
 	}
@@ -191,12 +179,6 @@ func recordProgress(ctx context.Context, tx pgx.Tx, journeyID string, p Progress
 // CustomerMessages lists a customer's latest messages, newest first.
 func (s *Store) CustomerMessages(ctx context.Context, customerID string, limit int) ([]Message, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2`, customerID, limit)
-	return pgx.CollectRows(rows, pgx.RowToStructByName[Message])
-}
-
-// JourneyMessages lists a journey's messages in the order they were recorded.
-func (s *Store) JourneyMessages(ctx context.Context, journeyID string) ([]Message, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE journey_id = $1 ORDER BY created_at`, journeyID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Message])
 }
 

@@ -96,7 +96,7 @@ WITH live AS MATERIALIZED (
 	SELECT c.id, c.offer_id FROM (SELECT DISTINCT ON (id) id, offer_id, status FROM campaigns ORDER BY id, version DESC) c
 	WHERE c.status = 'active' AND c.offer_id IS NOT NULL
 		AND EXISTS (SELECT 1 FROM journeys WHERE campaign_id = c.id AND status = 'active')
-		AND NOT EXISTS (SELECT 1 FROM journeys WHERE workflow_id = 'journey:' || c.id || ':' || $1)
+		AND NOT EXISTS (SELECT 1 FROM journeys WHERE customer_id = $1 AND campaign_id = c.id)
 		AND NOT EXISTS (SELECT 1 FROM suppressions WHERE customer_id = $1 AND offer_id = c.offer_id AND until > now())
 )
 SELECT live.offer_id, live.id, l.audience->'filter'

@@ -47,13 +47,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
-// ErrNoServer explains what to do when no PostgreSQL answers.
-type ErrNoServer struct {
+// NoServerError says no PostgreSQL answers, and what to do about it.
+type NoServerError struct {
 	Addr string
 	Err  error
 }
 
-func (e *ErrNoServer) Error() string {
+func (e *NoServerError) Error() string {
 	return fmt.Sprintf(`no PostgreSQL server answers at %s (%v).
 Start one, then try again, for example:
   Debian/Ubuntu:  sudo apt-get install -y postgresql && sudo pg_ctlcluster 15 main start
@@ -62,7 +62,7 @@ Start one, then try again, for example:
 or point DATABASE_URL at a server you have`, e.Addr, e.Err)
 }
 
-func (e *ErrNoServer) Unwrap() error { return e.Err }
+func (e *NoServerError) Unwrap() error { return e.Err }
 
 // ensureDatabase creates cfg's database when it does not exist, connecting
 // to the server's "postgres" database to do so.
@@ -76,7 +76,7 @@ func ensureDatabase(ctx context.Context, cfg *pgx.ConnConfig) error {
 		if errors.As(err, &pgErr) {
 			return err
 		}
-		return &ErrNoServer{Addr: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Err: err}
+		return &NoServerError{Addr: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Err: err}
 	}
 	admin := cfg.Copy()
 	admin.Database = "postgres"

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/store/storetest"
 )
@@ -29,9 +30,9 @@ func TestOpenCreatesTheDatabaseAndMigrateIsRepeatable(t *testing.T) {
 
 func TestOpenExplainsAMissingServer(t *testing.T) {
 	_, err := store.Open(context.Background(), "postgres://postgres@127.0.0.1:1/omni?sslmode=disable&connect_timeout=2")
-	var noServer *store.ErrNoServer
+	var noServer *store.NoServerError
 	if !errors.As(err, &noServer) {
-		t.Fatalf("got %v, want ErrNoServer", err)
+		t.Fatalf("got %v, want NoServerError", err)
 	}
 }
 
@@ -117,19 +118,19 @@ func TestMessagesAreRecordedOncePerKey(t *testing.T) {
 		}
 	}
 	m := store.Message{IdempotencyKey: "journey:spring:c1/email-1/1", JourneyID: j.WorkflowID, CampaignID: "spring",
-		CustomerID: "c1", Step: "email-1", Channel: "email", Provider: "sandbox", Status: store.MessagePending, Subject: "Hi"}
-	first, err := s.RecordMessage(ctx, m, store.Progress{Step: "wait-1"}, store.SendChecks{})
+		CustomerID: "c1", Step: "email-1", Channel: "email", Provider: "sandbox", Status: journey.MessagePending, Subject: "Hi"}
+	first, err := s.RecordMessage(ctx, m, journey.Progress{Step: "wait-1"}, store.SendChecks{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MarkSent(ctx, first.ID, "sb-1", store.Progress{Step: "wait-1", Variant: "B"}); err != nil {
+	if _, err := s.MarkSent(ctx, first.ID, "sb-1", journey.Progress{Step: "wait-1", Variant: "B"}); err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.RecordMessage(ctx, m, store.Progress{Step: "wait-1"}, store.SendChecks{})
+	again, err := s.RecordMessage(ctx, m, journey.Progress{Step: "wait-1"}, store.SendChecks{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.ID != first.ID || again.Status != store.MessageSent || again.ProviderMessageID != "sb-1" {
+	if again.ID != first.ID || again.Status != journey.MessageSent || again.ProviderMessageID != "sb-1" {
 		t.Fatalf("second record = %+v", again)
 	}
 	got, err := s.Journey(ctx, j.WorkflowID)
@@ -182,8 +183,8 @@ func TestFrequencyCapIsAtomicUnderConcurrentSends(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			m, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: fmt.Sprint("k", i), JourneyID: fmt.Sprint("j", i),
-				CampaignID: "promo", CustomerID: "c1", Step: "s", Channel: "email", Status: store.MessagePending},
-				store.Progress{}, store.SendChecks{CapMax: max, CapPer: time.Hour})
+				CampaignID: "promo", CustomerID: "c1", Step: "s", Channel: "email", Status: journey.MessagePending},
+				journey.Progress{}, store.SendChecks{CapMax: max, CapPer: time.Hour})
 			if err != nil {
 				t.Error(err)
 			}
@@ -195,9 +196,9 @@ func TestFrequencyCapIsAtomicUnderConcurrentSends(t *testing.T) {
 	close(results)
 	passed := 0
 	for m := range results {
-		if m.Status == store.MessagePending {
+		if m.Status == journey.MessagePending {
 			passed++
-		} else if m.Reason != store.ReasonFrequencyCapped {
+		} else if m.Reason != journey.ReasonFrequencyCapped {
 			t.Errorf("refused for %q", m.Reason)
 		}
 	}
@@ -226,17 +227,17 @@ func TestASuppressionRefusesSendsUntilItExpires(t *testing.T) {
 	}
 	send := func(key string) store.Message {
 		m, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: key, JourneyID: "j", CampaignID: "shoes", CustomerID: "c1",
-			Step: "s", Channel: "email", Status: store.MessagePending}, store.Progress{}, store.SendChecks{OfferID: "SHOE"})
+			Step: "s", Channel: "email", Status: journey.MessagePending}, journey.Progress{}, store.SendChecks{OfferID: "SHOE"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return m
 	}
-	if m := send("k1"); m.Status != store.MessageSkipped || m.Reason != store.ReasonSuppressed {
+	if m := send("k1"); m.Status != journey.MessageSkipped || m.Reason != journey.ReasonSuppressed {
 		t.Fatalf("while suppressed: %+v", m)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if m := send("k2"); m.Status != store.MessagePending {
+	if m := send("k2"); m.Status != journey.MessagePending {
 		t.Fatalf("after the suppression expired: %+v", m)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/omni-orchestrator/omni/channels/sendgrid/sendgridtest"
 	"github.com/omni-orchestrator/omni/channels/twilio/twiliotest"
 	"github.com/omni-orchestrator/omni/internal/testenv"
-	"github.com/omni-orchestrator/omni/store"
+	"github.com/omni-orchestrator/omni/journey"
 )
 
 // BenchmarkChannelSends measures sends per second through each provider
@@ -55,7 +55,7 @@ func BenchmarkChannelSends(b *testing.B) {
 					enrolled := time.Since(start)
 					for {
 						counts := sent(b, env, id)
-						if counts[store.MessageSent] == n {
+						if counts[journey.MessageSent] == n {
 							break
 						}
 						if time.Since(start) > 10*time.Minute {

@@ -1,5 +1,6 @@
-// Package worker runs omni's workflows and activities: journeys and
-// launches on one task queue, each channel's sends on a queue of its own.
+// Package worker runs omni's workflows and activities: journeys, launches
+// and campaign controls on one task queue, each channel's sends on a queue
+// of its own. The binary and the tests build their workers here.
 package worker
 
 import (
@@ -13,10 +14,15 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/omni-orchestrator/omni/activities"
+	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/journey"
+	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/workflows"
 )
 
@@ -34,42 +40,85 @@ type Tuning struct {
 	StickyCacheSize int
 }
 
-// Apply sets the process-wide parts of the tuning; call it before New.
-func (t Tuning) Apply() {
-	if t.StickyCacheSize > 0 {
-		sdkworker.SetStickyWorkflowCacheSize(t.StickyCacheSize)
-	}
-}
-
 func (t Tuning) options() sdkworker.Options {
 	return sdkworker.Options{MaxConcurrentWorkflowTaskPollers: t.WorkflowPollers, MaxConcurrentActivityTaskPollers: t.ActivityPollers}
 }
 
-// New returns the worker for journeys, launches and campaign controls and
-// their activities.
-func New(c client.Client, taskQueue string, t Tuning, acts *activities.Activities, launch *enroll.Activities, ctl *control.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, t.options())
-	w.RegisterWorkflow(workflows.Journey)
-	w.RegisterWorkflow(enroll.Launch)
-	w.RegisterWorkflow(control.Campaign)
-	w.RegisterActivity(acts)
-	w.RegisterActivity(launch)
-	w.RegisterActivity(ctl)
-	return w
+// Deps are what the workers' activities use.
+type Deps struct {
+	Store    *store.Store
+	Temporal client.Client
+	// Senders send each channel's messages.
+	Senders  map[string]channels.Sender
+	Enroller *enroll.Enroller
 }
 
-// NewChannel returns a worker that sends one channel's messages from the
-// channel's own task queue. rate caps the channel's sends per second
-// across all workers (the server enforces it, so adding workers never
-// exceeds a provider's limit; 0 is no cap); concurrency caps this
-// worker's sends in flight.
-func NewChannel(c client.Client, taskQueue, channel string, t Tuning, acts *activities.Activities, rate float64, concurrency int) sdkworker.Worker {
-	o := t.options()
-	o.TaskQueueActivitiesPerSecond, o.MaxConcurrentActivityExecutionSize = rate, concurrency
-	w := sdkworker.New(c, workflows.ChannelTaskQueue(taskQueue, channel), o)
-	w.RegisterActivityWithOptions(acts.Deliver, activity.RegisterOptions{Name: "Deliver"})
-	w.RegisterActivityWithOptions(acts.Send, activity.RegisterOptions{Name: "Send"})
-	return w
+// Options configure a process's workers.
+type Options struct {
+	TaskQueue string
+	Tuning    Tuning
+	// Rates cap each channel's sends per second across all workers (the
+	// server enforces it, so adding workers never exceeds a provider's
+	// limit; 0 or absent is no cap); SendConcurrency caps this process's
+	// sends in flight per channel.
+	Rates           map[string]float64
+	SendConcurrency int
+	// PageSize and Concurrency are how launches and controls page through
+	// customers and journeys, and how many starts or signals they have in
+	// flight.
+	PageSize    int
+	Concurrency int
+}
+
+// Workers are the workers of one process: journeys, launches and campaign
+// controls with their activities on the task queue, and each channel's
+// sends on a queue of its own.
+type Workers []sdkworker.Worker
+
+// New returns the workers of one process.
+func New(d Deps, o Options) Workers {
+	if o.Tuning.StickyCacheSize > 0 {
+		sdkworker.SetStickyWorkflowCacheSize(o.Tuning.StickyCacheSize)
+	}
+	acts := &activities.Activities{Store: d.Store, Senders: d.Senders}
+	w := sdkworker.New(d.Temporal, o.TaskQueue, o.Tuning.options())
+	w.RegisterWorkflow(workflows.Journey)
+	w.RegisterWorkflow(enroll.Launch)
+	w.RegisterWorkflow(control.CampaignControl)
+	// Controls started before the control workflow got its name.
+	w.RegisterWorkflowWithOptions(control.CampaignControl, workflow.RegisterOptions{Name: "Campaign"})
+	w.RegisterActivity(acts)
+	w.RegisterActivity(&enroll.Activities{Enroller: d.Enroller, PageSize: o.PageSize, Concurrency: o.Concurrency})
+	w.RegisterActivity(&control.Activities{Store: d.Store, Temporal: d.Temporal, PageSize: o.PageSize, Concurrency: o.Concurrency})
+	ws := Workers{w}
+	for _, ch := range campaign.Channels {
+		co := o.Tuning.options()
+		co.TaskQueueActivitiesPerSecond, co.MaxConcurrentActivityExecutionSize = o.Rates[ch], o.SendConcurrency
+		cw := sdkworker.New(d.Temporal, workflows.ChannelTaskQueue(o.TaskQueue, ch), co)
+		cw.RegisterActivityWithOptions(acts.Deliver, activity.RegisterOptions{Name: journey.Deliver})
+		cw.RegisterActivityWithOptions(acts.Send, activity.RegisterOptions{Name: journey.Send})
+		ws = append(ws, cw)
+	}
+	return ws
+}
+
+// Start starts the workers; when one fails to start, it stops those it
+// started.
+func (ws Workers) Start() error {
+	for i, w := range ws {
+		if err := w.Start(); err != nil {
+			ws[:i].Stop()
+			return fmt.Errorf("start worker: %w", err)
+		}
+	}
+	return nil
+}
+
+// Stop stops the workers.
+func (ws Workers) Stop() {
+	for _, w := range ws {
+		w.Stop()
+	}
 }
 
 // EnsureSearchAttributes registers the search attributes journeys set, so a
@@ -77,7 +126,7 @@ func NewChannel(c client.Client, taskQueue, channel string, t Tuning, acts *acti
 // not allow it (Temporal Cloud) have them registered by an operator.
 func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	want := map[string]enumspb.IndexedValueType{}
-	for _, key := range []string{workflows.CampaignIDAttr.GetName(), workflows.CustomerIDAttr.GetName()} {
+	for _, key := range []string{journey.CampaignIDAttr.GetName(), journey.CustomerIDAttr.GetName()} {
 		want[key] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 	}
 	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/internal/testenv"
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 )
 
@@ -78,13 +79,13 @@ func TestSMSBacklogDoesNotDelayEmail(t *testing.T) {
 	sendCampaign(t, env, "texts", campaign.SMS, 0, 20)
 	sendCampaign(t, env, "mails", campaign.Email, 20, 10)
 	deadline := time.Now().Add(time.Minute)
-	for sent(t, env, "mails")[store.MessageSent] < 10 {
+	for sent(t, env, "mails")[journey.MessageSent] < 10 {
 		if time.Now().After(deadline) {
 			t.Fatalf("email stuck behind SMS: %v", sent(t, env, "mails"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if sms := sent(t, env, "texts"); sms[store.MessageSent] >= 10 {
+	if sms := sent(t, env, "texts"); sms[journey.MessageSent] >= 10 {
 		t.Fatalf("the SMS rate limit did not hold: %v", sms)
 	}
 }

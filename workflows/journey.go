@@ -11,36 +11,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/campaign"
-	"github.com/omni-orchestrator/omni/store"
+	"github.com/omni-orchestrator/omni/journey"
 )
-
-// ResponseSignal is the signal that brings a customer's response to a journey.
-const ResponseSignal = "response"
-
-// ControlSignal pauses or resumes a journey with its campaign.
-const ControlSignal = "control"
-
-// Control is a pause or resume of the journey's campaign. Seq orders the
-// controls of a campaign: a journey applies only a control newer than the
-// last it applied, so a late pause cannot undo a resume.
-type Control struct {
-	Action string // pause or resume
-	Seq    int64
-}
-
-// Search attributes set on every journey, so engineers can filter journeys
-// in the Temporal UI (`CampaignId = "spring-sale"`).
-var (
-	CampaignIDAttr = temporal.NewSearchAttributeKeyKeyword("CampaignId")
-	CustomerIDAttr = temporal.NewSearchAttributeKeyKeyword("CustomerId")
-)
-
-// JourneyID is the workflow ID of a customer's journey through a campaign.
-func JourneyID(campaignID, customerID string) string {
-	return "journey:" + campaignID + ":" + customerID
-}
 
 // JourneyInput is what a journey starts with. The campaign version's
 // definition is a snapshot, so editing the campaign never changes a running
@@ -61,15 +34,6 @@ type JourneyInput struct {
 	Control int64
 }
 
-// Response is a customer's response as a journey sees it.
-type Response struct {
-	EventID    string
-	Type       string
-	Channel    string
-	OfferID    string `json:",omitempty"`
-	OccurredAt time.Time
-}
-
 // JourneyResult is how a journey ended.
 type JourneyResult struct {
 	Status    string
@@ -80,15 +44,15 @@ type JourneyResult struct {
 	Steps []string
 }
 
-// journey is the interpreter's state.
-type journey struct {
+// interpreter is a journey's state.
+type interpreter struct {
 	in  JourneyInput
 	id  string
 	loc *time.Location
 	// responses holds every response received, in arrival order; waits
 	// consume them from cursor on, so one that arrived before a wait began
 	// still answers it, but never answers two waits.
-	responses []Response
+	responses []journey.Response
 	cursor    int
 	seen      map[string]bool
 	visits    map[string]int
@@ -105,7 +69,7 @@ type journey struct {
 	control int64
 	// recorded is what the journeys table shows; the journey writes only
 	// when it pauses somewhere else.
-	recorded store.Progress
+	recorded journey.Progress
 	// inOrder is set for journeys started since signalsInOrder: they take
 	// their signals from these channels themselves (see block); older ones
 	// from background coroutines.
@@ -116,17 +80,17 @@ type journey struct {
 
 // Journey runs one customer through one campaign version.
 func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
-	j := &journey{
+	j := &interpreter{
 		in:       in,
 		id:       workflow.GetInfo(ctx).WorkflowExecution.ID,
 		loc:      campaign.Location(in.Timezone, "UTC"),
 		seen:     map[string]bool{},
 		visits:   map[string]int{},
-		recorded: store.Progress{Step: in.Definition.StartAt},
+		recorded: journey.Progress{Step: in.Definition.StartAt},
 	}
 	j.paused, j.control = in.Paused, in.Control
-	j.responseCh = workflow.GetSignalChannel(ctx, ResponseSignal)
-	j.controlCh = workflow.GetSignalChannel(ctx, ControlSignal)
+	j.responseCh = workflow.GetSignalChannel(ctx, journey.ResponseSignal)
+	j.controlCh = workflow.GetSignalChannel(ctx, journey.ControlSignal)
 	j.inOrder = workflow.GetVersion(ctx, signalsInOrder, workflow.DefaultVersion, 1) == 1
 	if !j.inOrder {
 		onSignal(ctx, j.responseCh, j.receive)
@@ -141,7 +105,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		}
 		step, ok := in.Definition.Steps[name]
 		if !ok {
-			return j.result(store.JourneyFailed, ""), temporal.NewNonRetryableApplicationError("no step named "+name, "InvalidDefinition", nil)
+			return j.result(journey.Failed, ""), temporal.NewNonRetryableApplicationError("no step named "+name, "InvalidDefinition", nil)
 		}
 		j.visits[name]++
 		j.steps = append(j.steps, name)
@@ -162,18 +126,18 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		case step.Coupon != nil:
 			next, err = j.coupon(ctx, name, step)
 		case step.Exit != nil:
-			return j.finish(ctx, name, store.JourneyCompleted, step.Exit.Reason)
+			return j.finish(ctx, name, journey.Completed, step.Exit.Reason)
 		default:
-			return j.result(store.JourneyFailed, ""), temporal.NewNonRetryableApplicationError("step "+name+" has no kind", "InvalidDefinition", nil)
+			return j.result(journey.Failed, ""), temporal.NewNonRetryableApplicationError("step "+name+" has no kind", "InvalidDefinition", nil)
 		}
 		if temporal.IsCanceledError(err) {
 			// Cancelled from the UI or CLI: record it, then end as cancelled.
 			dctx, _ := workflow.NewDisconnectedContext(ctx)
-			res, _ := j.finish(dctx, name, store.JourneyCancelled, "cancelled")
+			res, _ := j.finish(dctx, name, journey.Cancelled, "cancelled")
 			return res, err
 		}
 		if err != nil {
-			return j.result(store.JourneyFailed, err.Error()), err
+			return j.result(journey.Failed, err.Error()), err
 		}
 		name = next
 	}
@@ -202,7 +166,7 @@ func onSignal[T any](ctx workflow.Context, ch workflow.ReceiveChannel, fn func(T
 
 // receive takes a response. The API re-signals a repeated event so that
 // none is lost; here it counts once.
-func (j *journey) receive(r Response) {
+func (j *interpreter) receive(r journey.Response) {
 	if !j.seen[r.EventID] {
 		j.seen[r.EventID] = true
 		j.responses = append(j.responses, r)
@@ -210,21 +174,21 @@ func (j *journey) receive(r Response) {
 }
 
 // apply takes a control newer than the last one applied.
-func (j *journey) apply(c Control) {
+func (j *interpreter) apply(c journey.Control) {
 	if c.Seq > j.control {
-		j.control, j.paused = c.Seq, c.Action == store.ControlPause
+		j.control, j.paused = c.Seq, c.Action == journey.Pause
 	}
 }
 
 // drain takes the signals that have arrived, without blocking.
-func (j *journey) drain() {
+func (j *interpreter) drain() {
 	if !j.inOrder {
 		return
 	}
-	for r := (Response{}); j.responseCh.ReceiveAsync(&r); r = (Response{}) {
+	for r := (journey.Response{}); j.responseCh.ReceiveAsync(&r); r = (journey.Response{}) {
 		j.receive(r)
 	}
-	for c := (Control{}); j.controlCh.ReceiveAsync(&c); c = (Control{}) {
+	for c := (journey.Control{}); j.controlCh.ReceiveAsync(&c); c = (journey.Control{}) {
 		j.apply(c)
 	}
 }
@@ -236,7 +200,7 @@ func (j *journey) drain() {
 // awaits it. A timer no longer needed is left to fire (cancelling it would
 // add a command and an event to every answered wait, while a stale timer
 // costs a workflow task only when the journey outlives it).
-func (j *journey) block(ctx workflow.Context, d time.Duration, summary string, done func() bool) (timedOut bool, err error) {
+func (j *interpreter) block(ctx workflow.Context, d time.Duration, summary string, done func() bool) (timedOut bool, err error) {
 	if !j.inOrder {
 		if d <= 0 {
 			return false, workflow.Await(ctx, done)
@@ -250,12 +214,12 @@ func (j *journey) block(ctx workflow.Context, d time.Duration, summary string, d
 	}
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(j.responseCh, func(c workflow.ReceiveChannel, _ bool) {
-		var r Response
+		var r journey.Response
 		c.Receive(ctx, &r)
 		j.receive(r)
 	})
 	sel.AddReceive(j.controlCh, func(c workflow.ReceiveChannel, _ bool) {
-		var v Control
+		var v journey.Control
 		c.Receive(ctx, &v)
 		j.apply(v)
 	})
@@ -276,7 +240,7 @@ func (j *journey) block(ctx workflow.Context, d time.Duration, summary string, d
 	return false, nil
 }
 
-func (j *journey) rules() campaign.Rules {
+func (j *interpreter) rules() campaign.Rules {
 	if j.in.Definition.Rules == nil {
 		return campaign.Rules{}
 	}
@@ -286,29 +250,29 @@ func (j *journey) rules() campaign.Rules {
 // stop says whether the journey must end wherever it is, and why: the
 // customer rejected the campaign's offer (here or in any other campaign),
 // or a response named in rules.exit_on arrived.
-func (j *journey) stop() (status, reason string) {
+func (j *interpreter) stop() (status, reason string) {
 	offer := j.in.Definition.OfferID
-	if offer != "" && (j.refused || slices.ContainsFunc(j.responses, func(r Response) bool {
-		return r.Type == "rejected" && r.OfferID == offer
+	if offer != "" && (j.refused || slices.ContainsFunc(j.responses, func(r journey.Response) bool {
+		return r.Type == campaign.Rejected && r.OfferID == offer
 	})) {
-		return store.JourneySuppressed, "rejected offer " + offer
+		return journey.Suppressed, "rejected offer " + offer
 	}
 	exitOn := j.rules().ExitOn
 	for _, r := range j.responses {
 		if slices.Contains(exitOn, r.Type) {
-			return store.JourneyExited, r.Type
+			return journey.Exited, r.Type
 		}
 	}
 	return "", ""
 }
 
-func (j *journey) stopRequested() bool {
+func (j *interpreter) stopRequested() bool {
 	status, _ := j.stop()
 	return status != ""
 }
 
 // pause holds the journey for d, or until an exit_on response arrives.
-func (j *journey) pause(ctx workflow.Context, name string, d time.Duration, details string) error {
+func (j *interpreter) pause(ctx workflow.Context, name string, d time.Duration, details string) error {
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: %s until %s", name, details, j.local(workflow.Now(ctx).Add(d))))
 	if err := j.recordProgress(ctx, name); err != nil {
 		return err
@@ -317,7 +281,7 @@ func (j *journey) pause(ctx workflow.Context, name string, d time.Duration, deta
 	return err
 }
 
-func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (string, error) {
+func (j *interpreter) send(ctx workflow.Context, name string, step campaign.Step) (string, error) {
 	for {
 		if j.paused {
 			// Waits and timers run on while the campaign is paused; sends wait.
@@ -343,12 +307,12 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 	}
 	channels := strings.Join(step.Send.Candidates(), " or ")
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: sending by %s", name, channels))
-	in := activities.DeliverInput{
+	in := journey.DeliverInput{
 		JourneyID:    j.id,
 		CampaignID:   j.in.CampaignID,
 		CustomerID:   j.in.CustomerID,
 		Step:         name,
-		Key:          fmt.Sprintf("%s/%s/%d", j.id, name, j.visits[name]),
+		Key:          journey.StepKey(j.id, name, j.visits[name]),
 		Send:         *step.Send,
 		Data:         j.in.Data,
 		OfferID:      j.in.Definition.OfferID,
@@ -357,7 +321,7 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 		Variant:      j.variant,
 		Coupon:       j.couponCode,
 	}
-	var res activities.DeliverResult
+	var res journey.DeliverResult
 	var err error
 	summary := name + " by " + channels
 	candidates := step.Send.Candidates()
@@ -379,17 +343,16 @@ func (j *journey) send(ctx workflow.Context, name string, step campaign.Step) (s
 		// rather than hold the customer forever.
 		workflow.GetLogger(ctx).Error("Send failed", "step", name, "error", err)
 		if j.inOrder || workflow.GetVersion(ctx, giveUpSends, workflow.DefaultVersion, 1) == 1 {
-			var a *activities.Activities
 			lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
-			if err := workflow.ExecuteLocalActivity(lctx, a.GiveUp, activities.GiveUpInput{Key: in.Key, Reason: "retryable: gave up: " + err.Error()}).Get(ctx, nil); err != nil {
+			if err := workflow.ExecuteLocalActivity(lctx, journey.GiveUp, journey.GiveUpInput{Key: in.Key, Reason: "retryable: gave up: " + err.Error()}).Get(ctx, nil); err != nil {
 				return "", err
 			}
 		}
-	case res.Reason == store.ReasonSuppressed:
+	case res.Reason == journey.ReasonSuppressed:
 		j.refused = true
 		return name, nil
 	default:
-		if res.Status == store.MessageFailed {
+		if res.Status == journey.MessageFailed {
 			workflow.GetLogger(ctx).Warn("Message failed", "step", name, "channel", res.Channel, "reason", res.Reason)
 		}
 		j.recorded = in.Progress()
@@ -408,29 +371,31 @@ const perChannelSends = "per-channel-sends"
 const giveUpSends = "give-up-sends"
 
 // exitAfter returns the exit step that follows a send, if one does.
-func (j *journey) exitAfter(step campaign.Step) *campaign.Exit {
+func (j *interpreter) exitAfter(step campaign.Step) *campaign.Exit {
 	if next, ok := j.in.Definition.Steps[step.Next]; ok {
 		return next.Exit
 	}
 	return nil
 }
 
-// sendRetry retries a provider for a day; every retry finds the message
-// recorded and never sends it twice.
-var sendRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute}
-
-// deliver prepares and sends in one activity on taskQueue.
-func (j *journey) deliver(ctx workflow.Context, taskQueue, summary string, in activities.DeliverInput) (activities.DeliverResult, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+// sendOptions run a send on taskQueue, retried for a day; every retry
+// finds the message recorded and never sends it twice.
+func sendOptions(ctx workflow.Context, taskQueue, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              taskQueue,
 		StartToCloseTimeout:    time.Minute,
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy:            sendRetry,
 		Summary:                summary,
 	})
-	var a *activities.Activities
-	var res activities.DeliverResult
-	err := workflow.ExecuteActivity(ctx, a.Deliver, in).Get(ctx, &res)
+}
+
+var sendRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute}
+
+// deliver prepares and sends in one activity on taskQueue.
+func (j *interpreter) deliver(ctx workflow.Context, taskQueue, summary string, in journey.DeliverInput) (journey.DeliverResult, error) {
+	var res journey.DeliverResult
+	err := workflow.ExecuteActivity(sendOptions(ctx, taskQueue, summary), journey.Deliver, in).Get(ctx, &res)
 	return res, err
 }
 
@@ -439,30 +404,23 @@ func (j *journey) deliver(ctx workflow.Context, taskQueue, summary string, in ac
 // hold the provider's rate limit, so that one slow provider never delays
 // the others. When the provider finds the channel unusable it falls back
 // to the next channel of the send, as a new message.
-func (j *journey) prepareAndSend(ctx workflow.Context, summary string, in activities.DeliverInput, channels int) (activities.DeliverResult, error) {
+func (j *interpreter) prepareAndSend(ctx workflow.Context, summary string, in journey.DeliverInput, channels int) (journey.DeliverResult, error) {
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy:            sendRetry,
 	})
-	var a *activities.Activities
 	key := in.Key
 	for round := 1; ; round++ {
 		if round > 1 {
 			in.Key = fmt.Sprintf("%s/%d", key, round)
 		}
-		var res activities.DeliverResult
-		if err := workflow.ExecuteLocalActivity(lctx, a.Prepare, in).Get(ctx, &res); err != nil || res.Status != store.MessagePending {
+		var res journey.DeliverResult
+		if err := workflow.ExecuteLocalActivity(lctx, journey.Prepare, in).Get(ctx, &res); err != nil || res.Status != journey.MessagePending {
 			return res, err
 		}
-		sctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			TaskQueue:              ChannelTaskQueue(workflow.GetInfo(ctx).TaskQueueName, res.Channel),
-			StartToCloseTimeout:    time.Minute,
-			ScheduleToCloseTimeout: 24 * time.Hour,
-			RetryPolicy:            sendRetry,
-			Summary:                summary,
-		})
-		err := workflow.ExecuteActivity(sctx, a.Send, activities.SendInput{MessageID: res.MessageID, Progress: in.Progress()}).Get(ctx, &res)
+		sctx := sendOptions(ctx, ChannelTaskQueue(workflow.GetInfo(ctx).TaskQueueName, res.Channel), summary)
+		err := workflow.ExecuteActivity(sctx, journey.Send, journey.SendInput{MessageID: res.MessageID, Progress: in.Progress()}).Get(ctx, &res)
 		if err != nil || !res.Fallback || round >= channels {
 			return res, err
 		}
@@ -472,7 +430,7 @@ func (j *journey) prepareAndSend(ctx workflow.Context, summary string, in activi
 // ChannelTaskQueue is the task queue a channel's sends run on.
 func ChannelTaskQueue(taskQueue, channel string) string { return taskQueue + "-" + channel }
 
-func (j *journey) wait(ctx workflow.Context, name string, step campaign.Step) (string, error) {
+func (j *interpreter) wait(ctx workflow.Context, name string, step campaign.Step) (string, error) {
 	w := step.Wait
 	timeout := w.TimeoutDuration()
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: waiting for %s until %s", name, strings.Join(w.For, " or "), j.local(workflow.Now(ctx).Add(timeout))))
@@ -496,7 +454,7 @@ func (j *journey) wait(ctx workflow.Context, name string, step campaign.Step) (s
 
 // match returns the index of the first unconsumed response of one of the
 // types, or -1.
-func (j *journey) match(types []string) int {
+func (j *interpreter) match(types []string) int {
 	for i := j.cursor; i < len(j.responses); i++ {
 		if slices.Contains(types, j.responses[i].Type) {
 			return i
@@ -508,12 +466,11 @@ func (j *journey) match(types []string) int {
 // branch takes the first case whose condition holds. The customer's
 // profile is read (by a local activity) only when a condition needs it, and
 // then as it is now, not as it was at enrolment.
-func (j *journey) branch(ctx workflow.Context, name string, step campaign.Step) (string, error) {
+func (j *interpreter) branch(ctx workflow.Context, name string, step campaign.Step) (string, error) {
 	var facts campaign.Facts
 	if slices.ContainsFunc(step.Branch, func(c campaign.Case) bool { return c.When.NeedsFacts() }) {
 		ctx := workflow.WithLocalActivityOptions(ctx, localOptions)
-		var a *activities.Activities
-		if err := workflow.ExecuteLocalActivity(ctx, a.CustomerFacts, j.in.CustomerID).Get(ctx, &facts); err != nil {
+		if err := workflow.ExecuteLocalActivity(ctx, journey.CustomerFacts, j.in.CustomerID).Get(ctx, &facts); err != nil {
 			return "", err
 		}
 	}
@@ -532,13 +489,13 @@ func (j *journey) branch(ctx workflow.Context, name string, step campaign.Step) 
 // experiment assigns the customer's variant: a pure function of campaign,
 // step and customer, so replays and relaunches assign the same. With
 // several experiments on a path, the journey records the last one.
-func (j *journey) experiment(name string, step campaign.Step) string {
+func (j *interpreter) experiment(name string, step campaign.Step) string {
 	v := step.Experiment.Assign(j.in.CampaignID, name, j.in.CustomerID)
 	j.variant = v.Name
 	return v.Next
 }
 
-func (j *journey) delay(ctx workflow.Context, name string, step campaign.Step) (string, error) {
+func (j *interpreter) delay(ctx workflow.Context, name string, step campaign.Step) (string, error) {
 	now := workflow.Now(ctx)
 	var d time.Duration
 	if step.Delay.For != "" {
@@ -557,29 +514,27 @@ var localOptions = workflow.LocalActivityOptions{
 	ScheduleToCloseTimeout: time.Hour,
 }
 
-// recordProgress writes where the journey pauses, unless the read model
-// shows it already (a send records the step after it).
 // coupon issues the customer's coupon for the campaign's offer (a local
 // activity: one marker), which the following sends show as {{coupon}}.
-func (j *journey) coupon(ctx workflow.Context, name string, step campaign.Step) (string, error) {
+func (j *interpreter) coupon(ctx workflow.Context, name string, step campaign.Step) (string, error) {
 	ctx = workflow.WithLocalActivityOptions(ctx, localOptions)
-	var a *activities.Activities
-	err := workflow.ExecuteLocalActivity(ctx, a.IssueCoupon, activities.CouponInput{
-		Key:       fmt.Sprintf("%s/%s/%d", j.id, name, j.visits[name]),
+	err := workflow.ExecuteLocalActivity(ctx, journey.IssueCoupon, journey.CouponInput{
+		Key:       journey.StepKey(j.id, name, j.visits[name]),
 		JourneyID: j.id, CampaignID: j.in.CampaignID, CustomerID: j.in.CustomerID, OfferID: j.in.Definition.OfferID,
 		Coupon: *step.Coupon,
 	}).Get(ctx, &j.couponCode)
 	return step.Next, err
 }
 
-func (j *journey) recordProgress(ctx workflow.Context, name string) error {
-	p := store.Progress{Step: name, Variant: j.variant}
+// recordProgress writes where the journey pauses, unless the read model
+// shows it already (a send records the step after it).
+func (j *interpreter) recordProgress(ctx workflow.Context, name string) error {
+	p := journey.Progress{Step: name, Variant: j.variant}
 	if p == j.recorded {
 		return nil
 	}
 	ctx = workflow.WithLocalActivityOptions(ctx, localOptions)
-	var a *activities.Activities
-	err := workflow.ExecuteLocalActivity(ctx, a.RecordProgress, activities.ProgressInput{
+	err := workflow.ExecuteLocalActivity(ctx, journey.RecordProgress, journey.ProgressInput{
 		JourneyID: j.id, Step: p.Step, Variant: p.Variant,
 	}).Get(ctx, nil)
 	if err == nil {
@@ -590,26 +545,25 @@ func (j *journey) recordProgress(ctx workflow.Context, name string) error {
 
 // finish records the end of the journey in the read model. A local activity:
 // one marker event instead of three, and no task queue round trip.
-func (j *journey) finish(ctx workflow.Context, name, status, reason string) (JourneyResult, error) {
+func (j *interpreter) finish(ctx workflow.Context, name, status, reason string) (JourneyResult, error) {
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: %s %s", name, status, reason))
-	if j.recorded == (store.Progress{Step: name, Variant: j.variant, Status: status, Reason: reason}) {
+	if j.recorded == (journey.Progress{Step: name, Variant: j.variant, Status: status, Reason: reason}) {
 		return j.result(status, reason), nil // the last send recorded it
 	}
 	ctx = workflow.WithLocalActivityOptions(ctx, localOptions)
-	var a *activities.Activities
-	err := workflow.ExecuteLocalActivity(ctx, a.FinishJourney, activities.FinishInput{
+	err := workflow.ExecuteLocalActivity(ctx, journey.FinishJourney, journey.FinishInput{
 		JourneyID: j.id, Status: status, Step: name, Variant: j.variant, Reason: reason,
 	}).Get(ctx, nil)
 	return j.result(status, reason), err
 }
 
-func (j *journey) result(status, reason string) JourneyResult {
+func (j *interpreter) result(status, reason string) JourneyResult {
 	goal := j.rules().Goal
-	converted := goal != "" && slices.ContainsFunc(j.responses, func(r Response) bool { return r.Type == goal })
+	converted := goal != "" && slices.ContainsFunc(j.responses, func(r journey.Response) bool { return r.Type == goal })
 	return JourneyResult{Status: status, Reason: reason, Variant: j.variant, Converted: converted, Steps: j.steps}
 }
 
 // local formats t in the customer's time zone for the UI.
-func (j *journey) local(t time.Time) string {
+func (j *interpreter) local(t time.Time) string {
 	return t.In(j.loc).Format("2006-01-02 15:04 MST")
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/omni-orchestrator/omni/campaign/campaigntest"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/client"
@@ -13,32 +16,26 @@ import (
 
 	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/campaign"
-	"github.com/omni-orchestrator/omni/store"
+	"github.com/omni-orchestrator/omni/journey"
 )
 
-const welcome = `{
-  "id": "welcome",
-  "start_at": "email-1",
-  "steps": {
-    "email-1": {"send": {"channel": "email", "template": {"subject": "Hi {{first_name}}", "body": "10% off"}}, "next": "wait-1"},
-    "wait-1":  {"wait": {"for": ["clicked", "converted"], "timeout": "48h"},
-                "on": {"clicked": "push-1", "converted": "done", "timeout": "sms-1"}},
-    "push-1":  {"send": {"channel": "push", "template": {"title": "Still there?", "body": "Ends soon"}}, "next": "wait-2"},
-    "wait-2":  {"wait": {"for": ["clicked"], "timeout": "24h"}, "next": "done"},
-    "sms-1":   {"send": {"channel": "sms", "template": {"body": "10% off today"}}, "next": "done"},
-    "done":    {"exit": {"reason": "finished"}}
-  }
-}`
+// welcome is the shared welcome campaign with a second wait after the push
+// and a reason at its end.
+var welcome = strings.NewReplacer(
+	`"body": "Ends soon"}}, "next": "done"}`, `"body": "Ends soon"}}, "next": "wait-2"},
+    "wait-2":  {"wait": {"for": ["clicked"], "timeout": "24h"}, "next": "done"}`,
+	`"done":    {"exit": {}}`, `"done":    {"exit": {"reason": "finished"}}`,
+).Replace(campaigntest.Welcome("48h"))
 
 // harness runs a Journey in the time-skipping test environment, recording
 // the activities it calls.
 type harness struct {
 	t        *testing.T
 	env      *testsuite.TestWorkflowEnvironment
-	delivers []activities.DeliverInput
+	delivers []journey.DeliverInput
 	// deliveredAt is the test clock at each Deliver.
 	deliveredAt []time.Time
-	finishes    []activities.FinishInput
+	finishes    []journey.FinishInput
 }
 
 func newHarness(t *testing.T) *harness {
@@ -47,23 +44,23 @@ func newHarness(t *testing.T) *harness {
 	var a *activities.Activities
 	h.env.RegisterActivity(a)
 	h.env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
+		func(_ context.Context, in journey.DeliverInput) (journey.DeliverResult, error) {
 			h.delivers = append(h.delivers, in)
 			h.deliveredAt = append(h.deliveredAt, h.env.Now())
-			return activities.DeliverResult{MessageID: in.Key, Channel: in.Send.Candidates()[0], Status: "sent"}, nil
+			return journey.DeliverResult{MessageID: in.Key, Channel: in.Send.Candidates()[0], Status: "sent"}, nil
 		})
 	h.env.OnActivity(a.Prepare, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
+		func(_ context.Context, in journey.DeliverInput) (journey.DeliverResult, error) {
 			h.delivers = append(h.delivers, in)
-			return activities.DeliverResult{MessageID: in.Key, Channel: in.Send.Candidates()[0], Status: "pending"}, nil
+			return journey.DeliverResult{MessageID: in.Key, Channel: in.Send.Candidates()[0], Status: "pending"}, nil
 		})
 	h.env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.SendInput) (activities.DeliverResult, error) {
-			return activities.DeliverResult{MessageID: in.MessageID, Status: "sent"}, nil
+		func(_ context.Context, in journey.SendInput) (journey.DeliverResult, error) {
+			return journey.DeliverResult{MessageID: in.MessageID, Status: "sent"}, nil
 		})
 	h.env.OnActivity(a.RecordProgress, mock.Anything, mock.Anything).Return(nil)
 	h.env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.FinishInput) error {
+		func(_ context.Context, in journey.FinishInput) error {
 			h.finishes = append(h.finishes, in)
 			return nil
 		})
@@ -73,7 +70,7 @@ func newHarness(t *testing.T) *harness {
 // respond signals a response after the given time into the journey.
 func (h *harness) respond(after time.Duration, eventID, typ string) {
 	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflow(ResponseSignal, Response{EventID: eventID, Type: typ, Channel: "email"})
+		h.env.SignalWorkflow(journey.ResponseSignal, journey.Response{EventID: eventID, Type: typ, Channel: "email"})
 	}, after)
 }
 
@@ -91,7 +88,7 @@ func (h *harness) runWith(def string, in JourneyInput) JourneyResult {
 		h.t.Fatal(ps)
 	}
 	in.CampaignID, in.Version, in.CustomerID, in.Definition = d.ID, 1, "c1", *d
-	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: JourneyID(d.ID, "c1")})
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: journey.ID(d.ID, "c1")})
 	h.env.ExecuteWorkflow(Journey, in)
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("journey did not complete")
@@ -207,7 +204,7 @@ const delayedSend = `{"id": "ctl", "start_at": "later", "steps": {
 
 func (h *harness) control(after time.Duration, action string, seq int64) {
 	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflow(ControlSignal, Control{Action: action, Seq: seq})
+		h.env.SignalWorkflow(journey.ControlSignal, journey.Control{Action: action, Seq: seq})
 	}, after)
 }
 
@@ -219,7 +216,7 @@ func TestPausedJourneyHoldsItsSendUntilResumed(t *testing.T) {
 	h.control(4*time.Hour, "pause", 1) // a stale pause after the resume changes nothing
 	start := h.env.Now()
 	res := h.runWith(delayedSend, JourneyInput{})
-	if res.Status != store.JourneyCompleted || len(h.deliveredAt) != 1 {
+	if res.Status != journey.Completed || len(h.deliveredAt) != 1 {
 		t.Fatalf("result %+v, %d sends", res, len(h.deliveredAt))
 	}
 	if got := h.deliveredAt[0].Sub(start); got != 3*time.Hour {
@@ -254,7 +251,7 @@ func TestCancelledPausedJourneyEndsCancelled(t *testing.T) {
 	h.control(10*time.Minute, "pause", 1)
 	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, 2*time.Hour)
 	h.env.ExecuteWorkflow(Journey, JourneyInput{CampaignID: "ctl", Version: 1, CustomerID: "c1", Definition: parse(t, delayedSend)})
-	if len(h.delivers) != 0 || len(h.finishes) != 1 || h.finishes[0].Status != store.JourneyCancelled || h.finishes[0].Step != "mail" {
+	if len(h.delivers) != 0 || len(h.finishes) != 1 || h.finishes[0].Status != journey.Cancelled || h.finishes[0].Step != "mail" {
 		t.Fatalf("sends %d, finishes %+v", len(h.delivers), h.finishes)
 	}
 }
@@ -286,7 +283,7 @@ func TestPauseDuringQuietHoursHoldsTheSend(t *testing.T) {
 // signal first, as a server does after a worker restart or a backlog.
 func (h *harness) respondQuietly(after time.Duration, eventID, typ string) {
 	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflowSkippingWorkflowTask(ResponseSignal, Response{EventID: eventID, Type: typ, Channel: "email"})
+		h.env.SignalWorkflowSkippingWorkflowTask(journey.ResponseSignal, journey.Response{EventID: eventID, Type: typ, Channel: "email"})
 	}, after)
 }
 
@@ -306,7 +303,7 @@ func TestAnExitResponseInTheSameTaskAsADelaysEndStopsTheSend(t *testing.T) {
 	  "later": {"delay": {"for": "1h"}, "next": "mail"},
 	  "mail":  {"send": {"channel": "email", "template": {"subject": "Hi", "body": "Hi"}}, "next": "done"},
 	  "done":  {"exit": {}}}}`, JourneyInput{})
-	if res.Status != store.JourneyExited || len(h.delivers) != 0 {
+	if res.Status != journey.Exited || len(h.delivers) != 0 {
 		t.Fatalf("result %+v after %d sends: the unsubscribe that came before the delay ended was ignored", res, len(h.delivers))
 	}
 }
@@ -314,7 +311,7 @@ func TestAnExitResponseInTheSameTaskAsADelaysEndStopsTheSend(t *testing.T) {
 func TestAResumeInTheSameTaskAsATimerReleasesTheSend(t *testing.T) {
 	h := newHarness(t)
 	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflowSkippingWorkflowTask(ControlSignal, Control{Action: "resume", Seq: 2})
+		h.env.SignalWorkflowSkippingWorkflowTask(journey.ControlSignal, journey.Control{Action: "resume", Seq: 2})
 	}, 30*time.Minute)
 	start := h.env.Now()
 	h.runWith(delayedSend, JourneyInput{Paused: true, Control: 1})

@@ -16,6 +16,7 @@ import (
 	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/store/storetest"
 	"github.com/omni-orchestrator/omni/workflows"
@@ -54,7 +55,7 @@ func newRun(t *testing.T, st *store.Store, definition string, customer store.Cus
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := workflows.JourneyID(c.ID, customer.ID)
+	id := journey.ID(c.ID, customer.ID)
 	if _, err := st.CreateJourney(ctx, store.Journey{WorkflowID: id, CampaignID: c.ID, Version: c.Version, CustomerID: customer.ID, CurrentStep: def.StartAt}); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func newRun(t *testing.T, st *store.Store, definition string, customer store.Cus
 
 func (r *journeyRun) respond(after time.Duration, eventID, typ string) {
 	r.env.RegisterDelayedCallback(func() {
-		r.env.SignalWorkflow(workflows.ResponseSignal, workflows.Response{EventID: eventID, Type: typ, Channel: "email"})
+		r.env.SignalWorkflow(journey.ResponseSignal, journey.Response{EventID: eventID, Type: typ, Channel: "email"})
 	}, after)
 }
 
@@ -94,16 +95,12 @@ func (r *journeyRun) run(customerID, timezone string) workflows.JourneyResult {
 
 func (r *journeyRun) messages(customerID string) []store.Message {
 	r.t.Helper()
-	ms, err := r.store.JourneyMessages(context.Background(), workflows.JourneyID(r.c.ID, customerID))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return ms
+	return storetest.JourneyMessages(r.t, r.store, journey.ID(r.c.ID, customerID))
 }
 
 func (r *journeyRun) journey(customerID string) store.Journey {
 	r.t.Helper()
-	j, err := r.store.Journey(context.Background(), workflows.JourneyID(r.c.ID, customerID))
+	j, err := r.store.Journey(context.Background(), journey.ID(r.c.ID, customerID))
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -235,7 +232,7 @@ func TestBranchAndExperimentAssignmentIsStableAcrossRuns(t *testing.T) {
 		if res.Variant == "" || res.Steps[1] != "ab" {
 			t.Fatalf("%s: %+v", id, res)
 		}
-		if j, _ := st.Journey(context.Background(), workflows.JourneyID("ab-test", id)); j.Variant != res.Variant {
+		if j, _ := st.Journey(context.Background(), journey.ID("ab-test", id)); j.Variant != res.Variant {
 			t.Fatalf("%s: read model variant %q, journey %q", id, j.Variant, res.Variant)
 		}
 	}

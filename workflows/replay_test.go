@@ -18,6 +18,7 @@ import (
 
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/internal/testenv"
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/workflows"
 )
@@ -153,8 +154,8 @@ func TestRecordHistories(t *testing.T) {
 			}
 			for i, typ := range sc.responses {
 				time.Sleep(300 * time.Millisecond)
-				err := env.Temporal.SignalWorkflow(ctx, e.WorkflowID, "", workflows.ResponseSignal,
-					workflows.Response{EventID: fmt.Sprintf("%s-%d", typ, i), Type: typ, Channel: "email"})
+				err := env.Temporal.SignalWorkflow(ctx, e.WorkflowID, "", journey.ResponseSignal,
+					journey.Response{EventID: fmt.Sprintf("%s-%d", typ, i), Type: typ, Channel: "email"})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
 )
 
@@ -29,7 +30,7 @@ func (s Sender) Send(ctx context.Context, m channels.Message) (string, error) {
 // All returns sandbox senders for every channel.
 func All(logger *slog.Logger) map[string]channels.Sender {
 	out := map[string]channels.Sender{}
-	for _, ch := range []string{"email", "sms", "push"} {
+	for _, ch := range campaign.Channels {
 		out[ch] = Sender{Channel: ch, Logger: logger}
 	}
 	return out

@@ -38,7 +38,9 @@ type Sender struct {
 }
 
 // Provider implements channels.Sender.
-func (s *Sender) Provider() string { return "sendgrid" }
+func (s *Sender) Provider() string { return provider }
+
+const provider = "sendgrid"
 
 // Send implements channels.Sender: one Mail Send request per message, so
 // that SendGrid's answer is about this message alone.

@@ -38,7 +38,9 @@ type Sender struct {
 }
 
 // Provider implements channels.Sender.
-func (s *Sender) Provider() string { return "twilio" }
+func (s *Sender) Provider() string { return provider }
+
+const provider = "twilio"
 
 // Send implements channels.Sender.
 func (s *Sender) Send(ctx context.Context, m channels.Message) (string, error) {
@@ -51,7 +53,7 @@ func (s *Sender) Send(ctx context.Context, m channels.Message) (string, error) {
 		params.SetFrom(s.From)
 	}
 	if s.StatusCallback != "" {
-		params.SetStatusCallback(s.StatusCallback + "?message_id=" + url.QueryEscape(m.ID))
+		params.SetStatusCallback(s.StatusCallback + "?" + MessageIDParam + "=" + url.QueryEscape(m.ID))
 	}
 	// twilio-go takes no context and drops response headers from its
 	// errors: a per-call transport carries the activity's context and

@@ -13,6 +13,7 @@ import (
 	"github.com/omni-orchestrator/omni/channels/sendgrid/sendgridtest"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/internal/testenv"
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/store/storetest"
 	"github.com/omni-orchestrator/omni/workflows"
@@ -67,7 +68,7 @@ func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
 	if _, err := enroller.Enroll(ctx, c, store.CustomerRef{ID: "ada"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	id := workflows.JourneyID(c.ID, "ada")
+	id := journey.ID(c.ID, "ada")
 
 	// Kill the worker once the failed attempt is reported and the retry
 	// waits: the message is recorded, SendGrid has not accepted it.
@@ -87,9 +88,9 @@ func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = first.Wait()
-	ms, err := st.JourneyMessages(ctx, id)
-	if err != nil || len(ms) != 1 || ms[0].Status != store.MessagePending || len(sg.Accepted()) != 0 {
-		t.Fatalf("at the kill: messages %+v (%v), %d accepted", ms, err, len(sg.Accepted()))
+	ms := storetest.JourneyMessages(t, st, id)
+	if len(ms) != 1 || ms[0].Status != journey.MessagePending || len(sg.Accepted()) != 0 {
+		t.Fatalf("at the kill: messages %+v, %d accepted", ms, len(sg.Accepted()))
 	}
 
 	startWorker()
@@ -103,10 +104,10 @@ func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
 	if len(accepted) != 1 || sg.Requests() != 2 || accepted[0].CustomArgs[sendgrid.ArgMessageID] != ms[0].ID {
 		t.Fatalf("SendGrid accepted %d mails in %d requests, want 1 in 2", len(accepted), sg.Requests())
 	}
-	if ms, _ = st.JourneyMessages(ctx, id); ms[0].Status != store.MessageSent || ms[0].ProviderMessageID != "sg000001AbCdEf" {
+	if ms = storetest.JourneyMessages(t, st, id); ms[0].Status != journey.MessageSent || ms[0].ProviderMessageID != "sg000001AbCdEf" {
 		t.Fatalf("message after restart: %+v", ms[0])
 	}
-	if res.Status != store.JourneyCompleted {
+	if res.Status != journey.Completed {
 		t.Fatalf("journey %+v", res)
 	}
 }

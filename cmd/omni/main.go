@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -23,14 +22,13 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
-	sdkworker "go.temporal.io/sdk/worker"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/api"
-	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
+	"github.com/omni-orchestrator/omni/channels/sendgrid"
+	"github.com/omni-orchestrator/omni/channels/twilio"
 	"github.com/omni-orchestrator/omni/config"
-	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/demo"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/metrics"
@@ -64,12 +62,12 @@ func main() {
 	case "migrate":
 		err = migrate(ctx, cfg)
 	case "worker":
-		err = serve(ctx, cfg, logger, true, false)
+		err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runMetrics)
 	case "api":
-		err = serve(ctx, cfg, logger, false, true)
+		err = serve(ctx, cfg, logger, (*process).runAPI)
 	case "dev":
 		if err = migrate(ctx, cfg); err == nil {
-			err = serve(ctx, cfg, logger, true, true)
+			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runAPI, (*process).runDemo)
 		}
 	default:
 		fmt.Fprint(os.Stderr, usage)
@@ -94,8 +92,23 @@ func migrate(ctx context.Context, cfg config.Config) error {
 	return nil
 }
 
-// serve runs the worker, the API or both until ctx ends.
-func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runWorker, runAPI bool) error {
+// process is what every runner of a process shares.
+type process struct {
+	cfg      config.Config
+	logger   *slog.Logger
+	store    *store.Store
+	temporal client.Client
+	metrics  *metrics.Metrics
+	enroller *enroll.Enroller
+}
+
+// A runner runs one part of a process until ctx ends, then stops it and
+// returns nil; it returns an error when its part cannot run.
+type runner func(*process, context.Context) error
+
+// serve connects to PostgreSQL and Temporal and runs the runners side by
+// side; when one fails, the others stop.
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runners ...runner) error {
 	if _, err := time.LoadLocation(cfg.DefaultTimezone); err != nil {
 		return fmt.Errorf("OMNI_DEFAULT_TIMEZONE: %w", err)
 	}
@@ -117,90 +130,97 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runWorke
 		return fmt.Errorf("no Temporal server answers at %s (%w); `make run` starts a dev server, or set TEMPORAL_ADDRESS", cfg.TemporalAddress, err)
 	}
 	defer tc.Close()
-	enroller := &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, DefaultTimezone: cfg.DefaultTimezone}
+	p := &process{cfg: cfg, logger: logger, store: st, temporal: tc, metrics: m,
+		enroller: &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, DefaultTimezone: cfg.DefaultTimezone}}
+	g, ctx := errgroup.WithContext(ctx)
+	for _, run := range runners {
+		g.Go(func() error { return run(p, ctx) })
+	}
+	return g.Wait()
+}
 
-	if runWorker {
-		if err := worker.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
-			logger.Warn("search attributes not registered; journeys will not start until an operator adds CampaignId and CustomerId (Keyword)", "error", err)
-		}
-		provs, err := providers(ctx, cfg, logger)
+// runWorker polls the task queues: journeys, launches and controls, and
+// each channel's sends.
+func (p *process) runWorker(ctx context.Context) error {
+	if err := worker.EnsureSearchAttributes(ctx, p.temporal, p.cfg.TemporalNamespace); err != nil {
+		p.logger.Warn("search attributes not registered; journeys will not start until an operator adds CampaignId and CustomerId (Keyword)", "error", err)
+	}
+	provs, err := providers(ctx, p.cfg, p.logger)
+	if err != nil {
+		return err
+	}
+	deps := worker.Deps{Store: p.store, Temporal: p.temporal, Senders: map[string]channels.Sender{}, Enroller: p.enroller}
+	o := worker.Options{
+		TaskQueue: p.cfg.TaskQueue,
+		Tuning:    worker.Tuning{WorkflowPollers: p.cfg.WorkflowPollers, ActivityPollers: p.cfg.ActivityPollers, StickyCacheSize: p.cfg.StickyCacheSize},
+		Rates:     map[string]float64{}, SendConcurrency: p.cfg.SendConcurrency,
+		PageSize: p.cfg.LaunchPageSize, Concurrency: p.cfg.LaunchConcurrency,
+	}
+	for ch, prov := range provs {
+		deps.Senders[ch], o.Rates[ch] = prov.sender, prov.rate
+	}
+	workers := worker.New(deps, o)
+	if err := workers.Start(); err != nil {
+		return err
+	}
+	defer workers.Stop()
+	p.logger.Info("worker polling", "task_queue", p.cfg.TaskQueue, "temporal", p.cfg.TemporalAddress)
+	<-ctx.Done()
+	return nil
+}
+
+// runMetrics serves /metrics for a process without the API.
+func (p *process) runMetrics(ctx context.Context) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", p.metrics.Handler())
+	p.logger.Info("metrics listening", "addr", p.cfg.MetricsAddr)
+	return listen(ctx, "metrics", &http.Server{Addr: p.cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second})
+}
+
+// runAPI serves the HTTP API.
+func (p *process) runAPI(ctx context.Context) error {
+	hooks := api.Webhooks{Twilio: twilio.Webhook{AuthToken: p.cfg.TwilioAuthToken}, PublicURL: p.cfg.PublicURL}
+	if p.cfg.SendGridWebhookKey != "" {
+		key, err := sendgrid.ParseWebhookKey(p.cfg.SendGridWebhookKey)
 		if err != nil {
 			return err
 		}
-		acts := &activities.Activities{Store: st, Senders: map[string]channels.Sender{}}
-		for ch, p := range provs {
-			acts.Senders[ch] = p.sender
-		}
-		launch := &enroll.Activities{Enroller: enroller, PageSize: cfg.LaunchPageSize, Concurrency: cfg.LaunchConcurrency}
-		ctl := &control.Activities{Store: st, Temporal: tc, PageSize: cfg.LaunchPageSize, Concurrency: cfg.LaunchConcurrency}
-		tuning := worker.Tuning{WorkflowPollers: cfg.WorkflowPollers, ActivityPollers: cfg.ActivityPollers, StickyCacheSize: cfg.StickyCacheSize}
-		tuning.Apply()
-		workers := []sdkworker.Worker{worker.New(tc, cfg.TaskQueue, tuning, acts, launch, ctl)}
-		for _, ch := range campaign.Channels {
-			workers = append(workers, worker.NewChannel(tc, cfg.TaskQueue, ch, tuning, acts, provs[ch].rate, cfg.SendConcurrency))
-		}
-		for _, w := range workers {
-			if err := w.Start(); err != nil {
-				return fmt.Errorf("start worker: %w", err)
-			}
-			defer w.Stop()
-		}
-		logger.Info("worker polling", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress)
+		hooks.SendGrid.Key = key
 	}
+	if hooks.SendGrid.Key == nil || hooks.Twilio.AuthToken == "" {
+		p.logger.Warn("provider webhooks are accepted unverified; set SENDGRID_WEBHOOK_PUBLIC_KEY and TWILIO_AUTH_TOKEN in production")
+	}
+	srv := &http.Server{Addr: p.cfg.HTTPAddr, Handler: (&api.Server{Store: p.store, Temporal: p.temporal, Enroller: p.enroller,
+		Responses: &responses.Recorder{Store: p.store, Temporal: p.temporal}, Webhooks: hooks, Metrics: p.metrics, Logger: p.logger}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second}
+	p.logger.Info("api listening", "addr", p.cfg.HTTPAddr)
+	return listen(ctx, "api", srv)
+}
 
+// runDemo loads the demo (unless OMNI_DEMO=0) and says where things are.
+func (p *process) runDemo(ctx context.Context) error {
+	if p.cfg.Demo {
+		if _, err := demo.Load(ctx, p.enroller); err != nil {
+			return fmt.Errorf("load demo: %w", err)
+		}
+	}
+	printWelcome(p.cfg)
+	return nil
+}
+
+// listen serves srv until ctx ends, then lets in-flight requests finish
+// for up to 10 seconds.
+func listen(ctx context.Context, name string, srv *http.Server) error {
 	errc := make(chan error, 1)
-	listen := func(name string, srv *http.Server) {
-		go func() {
-			if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
-	if !runAPI {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", m.Handler())
-		srv := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		listen("metrics", srv)
-		defer srv.Close()
-		logger.Info("metrics listening", "addr", cfg.MetricsAddr)
-	}
-	if runAPI {
-		hooks := api.Webhooks{TwilioAuthToken: cfg.TwilioAuthToken, PublicURL: cfg.PublicURL}
-		if cfg.SendGridWebhookKey != "" {
-			if hooks.SendGridKey, err = api.ParseSendGridKey(cfg.SendGridWebhookKey); err != nil {
-				return err
-			}
-		}
-		if hooks.SendGridKey == nil || hooks.TwilioAuthToken == "" {
-			logger.Warn("provider webhooks are accepted unverified; set SENDGRID_WEBHOOK_PUBLIC_KEY and TWILIO_AUTH_TOKEN in production")
-		}
-		srv := &http.Server{Addr: cfg.HTTPAddr, Handler: (&api.Server{Store: st, Temporal: tc, Enroller: enroller,
-			Responses: &responses.Recorder{Store: st, Temporal: tc}, Webhooks: hooks, Metrics: m, Logger: logger}).Handler(),
-			ReadHeaderTimeout: 10 * time.Second}
-		listen("api", srv)
-		defer func() {
-			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(shutdown)
-		}()
-		logger.Info("api listening", "addr", cfg.HTTPAddr)
-	}
-
-	if runWorker && runAPI {
-		if cfg.Demo {
-			if _, err := demo.Load(ctx, enroller); err != nil {
-				return fmt.Errorf("load demo: %w", err)
-			}
-		}
-		printWelcome(cfg)
-	}
+	go func() { errc <- srv.ListenAndServe() }()
 	select {
-	case <-ctx.Done():
-		logger.Info("shutting down")
-		return nil
 	case err := <-errc:
-		return err
+		return fmt.Errorf("%s: %w", name, err)
+	case <-ctx.Done():
 	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
 }
 
 func printWelcome(cfg config.Config) {

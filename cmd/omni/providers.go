@@ -51,7 +51,7 @@ func providers(ctx context.Context, cfg config.Config, logger *slog.Logger) (map
 		}
 		s := &twilio.Sender{AccountSID: tw.AccountSID, AuthToken: cfg.TwilioAuthToken, From: tw.From, MessagingServiceSID: tw.MessagingServiceSID}
 		if cfg.PublicURL != "" {
-			s.StatusCallback = cfg.PublicURL + "/v1/webhooks/twilio/status"
+			s.StatusCallback = cfg.PublicURL + twilio.StatusPath
 		} else {
 			logger.Warn("OMNI_PUBLIC_URL is not set: Twilio cannot report delivery of SMS")
 		}

@@ -50,16 +50,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/api"
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
-	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/worker"
-	"github.com/omni-orchestrator/omni/workflows"
 )
 
 // Result is one run's figures, as written to bench/results.
@@ -152,24 +150,18 @@ func run() error {
 
 	const taskQueue = "omni"
 	enroller := &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: taskQueue, DefaultTimezone: "UTC"}
-	acts := &activities.Activities{Store: st, Senders: sandbox.All(quiet)}
-	workers := []sdkworker.Worker{worker.New(tc, taskQueue, worker.Tuning{}, acts, &enroll.Activities{Enroller: enroller, PageSize: 500, Concurrency: concurrency},
-		&control.Activities{Store: st, Temporal: tc, PageSize: 500, Concurrency: concurrency})}
-	for _, ch := range campaign.Channels {
-		workers = append(workers, worker.NewChannel(tc, taskQueue, ch, worker.Tuning{}, acts, 0, 50))
-	}
+	workers := worker.New(worker.Deps{Store: st, Temporal: tc, Senders: sandbox.All(quiet), Enroller: enroller},
+		worker.Options{TaskQueue: taskQueue, SendConcurrency: 50, PageSize: 500, Concurrency: concurrency})
 	base := sdkworker.New(tc, "baseline", sdkworker.Options{})
 	base.RegisterWorkflow(Baseline)
 	base.RegisterWorkflow(Noop)
 	base.RegisterActivity(SendEmail)
 	base.RegisterActivity(SendPush)
 	workers = append(workers, base)
-	for _, w := range workers {
-		if err := w.Start(); err != nil {
-			return err
-		}
-		defer w.Stop()
+	if err := workers.Start(); err != nil {
+		return err
 	}
+	defer workers.Stop()
 	httpSrv := httptest.NewServer((&api.Server{Store: st, Temporal: tc, Enroller: enroller,
 		Responses: &responses.Recorder{Store: st, Temporal: tc}, Logger: quiet}).Handler())
 	defer httpSrv.Close()
@@ -214,7 +206,7 @@ func run() error {
 				enrollTime += enrolled
 				journeyTime += total
 				if err == nil {
-					res.Cost.Journey, err = cost(ctx, tc, workflows.JourneyID(campaignID, customerID(1)))
+					res.Cost.Journey, err = cost(ctx, tc, journey.ID(campaignID, customerID(1)))
 				}
 				if err == nil {
 					res.Cost.Launch, err = cost(ctx, tc, launchID)
@@ -267,7 +259,7 @@ func runReference(ctx context.Context, st *store.Store, enroller *enroll.Enrolle
 			enrolled = time.Since(start)
 		}
 		counts, err := st.JourneyCounts(ctx, ref.ID)
-		return counts[store.JourneyCompleted] == n, err
+		return counts[journey.Completed] == n, err
 	})
 	return enrolled, time.Since(start), launch.ID, ref.ID, err
 }
@@ -454,7 +446,7 @@ func responseLatency(ctx context.Context, st *store.Store, enroller *enroll.Enro
 				}
 			}
 			if err == nil {
-				err = tc.GetWorkflow(ctx, workflows.JourneyID(c.ID, customer), "").Get(ctx, nil)
+				err = tc.GetWorkflow(ctx, journey.ID(c.ID, customer), "").Get(ctx, nil)
 			}
 			latencies[i] = time.Since(posted)
 			if err != nil {

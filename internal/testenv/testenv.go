@@ -15,13 +15,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
-	sdkworker "go.temporal.io/sdk/worker"
 
-	"github.com/omni-orchestrator/omni/activities"
-	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
-	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
@@ -121,30 +117,20 @@ func StartWith(t testing.TB, opts Options) *Env {
 		Senders:   sandbox.All(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}
 	maps.Copy(e.Senders, opts.Senders)
-	acts := &activities.Activities{Store: st, Senders: e.Senders}
-	start := func() []sdkworker.Worker {
-		workers := []sdkworker.Worker{worker.New(tc, TaskQueue, worker.Tuning{}, acts, &enroll.Activities{Enroller: e.Enroller, PageSize: 2, Concurrency: 4},
-			&control.Activities{Store: st, Temporal: tc, PageSize: 2, Concurrency: 4})}
-		for _, ch := range campaign.Channels {
-			workers = append(workers, worker.NewChannel(tc, TaskQueue, ch, worker.Tuning{}, acts, opts.Rates[ch], 50))
+	deps := worker.Deps{Store: st, Temporal: tc, Senders: e.Senders, Enroller: e.Enroller}
+	wo := worker.Options{TaskQueue: TaskQueue, Rates: opts.Rates, SendConcurrency: 50, PageSize: 2, Concurrency: 4}
+	start := func() worker.Workers {
+		ws := worker.New(deps, wo)
+		if err := ws.Start(); err != nil {
+			t.Fatal(err)
 		}
-		for _, w := range workers {
-			if err := w.Start(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return workers
+		return ws
 	}
 	running := start()
-	stop := func() {
-		for _, w := range running {
-			w.Stop()
-		}
-		running = nil
-	}
-	t.Cleanup(func() { stop() })
+	t.Cleanup(func() { running.Stop() })
 	e.StopWorkers = func() func() {
-		stop()
+		running.Stop()
+		running = nil
 		return func() { running = start() }
 	}
 	return e

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -63,4 +64,26 @@ func New(t testing.TB) (*store.Store, string) {
 		t.Fatal(err)
 	}
 	return s, u.String()
+}
+
+// JourneyMessages lists a journey's messages in the order they were
+// recorded.
+func JourneyMessages(t testing.TB, s *store.Store, journeyID string) []store.Message {
+	t.Helper()
+	ctx := context.Background()
+	j, err := s.Journey(ctx, journeyID)
+	if err != nil {
+		t.Fatalf("journey %s: %v", journeyID, err)
+	}
+	all, err := s.CustomerMessages(ctx, j.CustomerID, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.Message
+	for _, m := range slices.Backward(all) {
+		if m.JourneyID == journeyID {
+			out = append(out, m)
+		}
+	}
+	return out
 }
