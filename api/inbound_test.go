@@ -122,7 +122,7 @@ func TestEveryInboundSourceAppliesTheSameRules(t *testing.T) {
 	sources := map[string]cases{
 		"api": {duplicate: api("clicked", "email", nil), unknown: api("clicked", "email", nil), rejection: api("rejected", "contact_center", nil),
 			unsubscribe: api("unsubscribed", "email", nil), optIn: api("subscribed", "email", nil), conversion: api("converted", "shop", nil), channel: "email"},
-		"sendgrid": {duplicate: sendgrid("open"), unknown: sendgrid("open"), unsubscribe: sendgrid("unsubscribe"), optIn: sendgrid("group_resubscribe"), channel: "email"},
+		"sendgrid":       {duplicate: sendgrid("open"), unknown: sendgrid("open"), unsubscribe: sendgrid("unsubscribe"), optIn: sendgrid("group_resubscribe"), channel: "email"},
 		"twilio-status":  {duplicate: twilioStatus("delivered", ""), unknown: twilioStatus("delivered", ""), unsubscribe: twilioStatus("undelivered", "21610"), channel: "sms"},
 		"twilio-inbound": {duplicate: twilioInbound("STOP"), unknown: twilioInbound("STOP"), unsubscribe: twilioInbound("STOP"), optIn: twilioInbound("START"), channel: "sms"},
 		"coupon":         {duplicate: coupon, unknown: coupon, conversion: coupon},
