@@ -138,3 +138,23 @@ func TestDeliverSkipsWithAReason(t *testing.T) {
 		t.Fatalf("a skipped send did not move the journey on: %q", j.CurrentStep)
 	}
 }
+
+func TestDeliverRecordsATemplateOverALimitAsFailed(t *testing.T) {
+	env, st, email := setup(t)
+	in := input("ada", "email")
+	in.Template = &campaign.Template{Subject: "Hi", Body: `{% assign s = "x" %}{% for i in (1..30) %}{% assign s = s | append: s %}{% endfor %}{{ s }}`}
+	res := deliver(t, env, in)
+	const reason = "template_error: render template: template builds more than 1 MiB of strings and arrays"
+	if res.Status != store.MessageFailed || res.Reason != reason {
+		t.Fatalf("res = %+v, want failed with %q", res, reason)
+	}
+	if m, err := st.MessageByID(context.Background(), res.MessageID); err != nil || m.Status != store.MessageFailed || m.Reason != reason || m.Body != "" {
+		t.Fatalf("recorded %+v, %v", m, err)
+	}
+	if n := email.calls.Load(); n != 0 {
+		t.Fatalf("provider called %d times", n)
+	}
+	if j, _ := st.Journey(context.Background(), "journey:welcome:ada"); j.CurrentStep != "wait-1" {
+		t.Fatalf("a failed send did not move the journey on: %q", j.CurrentStep)
+	}
+}

@@ -48,6 +48,14 @@ func TestComposeReportsATemplateThatFailsToRender(t *testing.T) {
 	}
 }
 
+func TestComposeFailsATemplateOverALimitWithTheLimit(t *testing.T) {
+	send := campaign.Send{Channel: "email", Template: &campaign.Template{Subject: "Hi", Body: "{% for i in (1..100000000) %}{% endfor %}"}}
+	got := Compose(store.Customer{Email: "a@b.c", Consent: store.Consent{Email: true}}, send, nil, "")
+	if want := "template_error: render template: template exceeds 10000 loop iterations"; got.Status != store.MessageFailed || got.Reason != want {
+		t.Fatalf("got %+v, want failed with %q", got, want)
+	}
+}
+
 func TestComposeProviderTemplatesAndLinks(t *testing.T) {
 	c := store.Customer{ID: "ada", Email: "a@b.c", PushToken: "tok", Consent: store.Consent{Email: true, Push: true},
 		Attributes: map[string]any{"first_name": "Ada", "sku": "42"}}

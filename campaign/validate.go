@@ -227,7 +227,7 @@ func validateTemplate(ps *Problems, path string, t Template, channels []string) 
 			continue
 		}
 		if err := CheckTemplate(f.src); err != nil {
-			ps.add(Join(path, f.name), "template does not compile: %v", err)
+			ps.add(Join(path, f.name), "%v", err)
 		}
 	}
 	uses := func(ch string) bool { return slices.Contains(channels, ch) }
