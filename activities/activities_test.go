@@ -145,10 +145,10 @@ func TestDeliverRecordsATemplateOverALimitAsFailed(t *testing.T) {
 	in.Template = &campaign.Template{Subject: "Hi", Body: `{% assign s = "x" %}{% for i in (1..30) %}{% assign s = s | append: s %}{% endfor %}{{ s }}`}
 	res := deliver(t, env, in)
 	const reason = "template_error: render template: template builds more than 1 MiB of strings and arrays"
-	if res.Status != store.MessageFailed || res.Reason != reason {
+	if res.Status != journey.MessageFailed || res.Reason != reason {
 		t.Fatalf("res = %+v, want failed with %q", res, reason)
 	}
-	if m, err := st.MessageByID(context.Background(), res.MessageID); err != nil || m.Status != store.MessageFailed || m.Reason != reason || m.Body != "" {
+	if m, err := st.MessageByID(context.Background(), res.MessageID); err != nil || m.Status != journey.MessageFailed || m.Reason != reason || m.Body != "" {
 		t.Fatalf("recorded %+v, %v", m, err)
 	}
 	if n := email.calls.Load(); n != 0 {

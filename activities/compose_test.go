@@ -51,7 +51,7 @@ func TestComposeReportsATemplateThatFailsToRender(t *testing.T) {
 func TestComposeFailsATemplateOverALimitWithTheLimit(t *testing.T) {
 	send := campaign.Send{Channel: "email", Template: &campaign.Template{Subject: "Hi", Body: "{% for i in (1..100000000) %}{% endfor %}"}}
 	got := Compose(store.Customer{Email: "a@b.c", Consent: store.Consent{Email: true}}, send, nil, "")
-	if want := "template_error: render template: template exceeds 10000 loop iterations"; got.Status != store.MessageFailed || got.Reason != want {
+	if want := "template_error: render template: template exceeds 10000 loop iterations"; got.Status != journey.MessageFailed || got.Reason != want {
 		t.Fatalf("got %+v, want failed with %q", got, want)
 	}
 }

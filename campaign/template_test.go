@@ -36,7 +36,7 @@ func TestCheckTemplateRefusesTagsThatReadFiles(t *testing.T) {
 
 func TestParseRefusesTemplatesThatReadFilesAtTheirPath(t *testing.T) {
 	for name, tc := range map[string]struct{ from, to, path, want string }{
-		"email body":  {`"body": "<p>10% off</p>"`, `"body": "<p>{% include '/etc/passwd' %}</p>"`, "steps.email-1.send.template.body", "include is not allowed"},
+		"email body":  {`"body": "<p>10% off, {{first_name}}</p>"`, `"body": "<p>{% include '/etc/passwd' %}</p>"`, "steps.email-1.send.template.body", "include is not allowed"},
 		"sms body":    {`"body": "{{first_name}}, 10% off today"`, `"body": "{% include '../../../../etc/passwd' %}"`, "steps.sms-1.send.template.body", "include is not allowed"},
 		"push title":  {`"title": "Still there?"`, `"title": "{% render 'title' %}"`, "steps.push-1.send.template.title", "render is not allowed"},
 		"big subject": {`"subject": "Hi {{first_name}}"`, `"subject": "` + strings.Repeat("x", MaxTemplateBytes+1) + `"`, "steps.email-1.send.template.subject", "larger than 128 KiB"},
