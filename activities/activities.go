@@ -15,6 +15,7 @@ import (
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/journey"
+	"github.com/omni-orchestrator/omni/message"
 	"github.com/omni-orchestrator/omni/store"
 )
 
@@ -42,7 +43,7 @@ func (a *Activities) prepare(ctx context.Context, in journey.DeliverInput) (stor
 	if err != nil {
 		return store.Message{}, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
 	}
-	msg := Compose(c, in.Send, in.Data, in.Coupon)
+	msg := message.Compose(c, in.Send, in.Data, in.Coupon)
 	sender, ok := a.Senders[msg.Channel]
 	if !ok {
 		return store.Message{}, temporal.NewNonRetryableApplicationError("no sender for channel "+msg.Channel, "NoSender", nil)

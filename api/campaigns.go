@@ -11,10 +11,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/omni-orchestrator/omni/activities"
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/enroll"
+	"github.com/omni-orchestrator/omni/message"
 	"github.com/omni-orchestrator/omni/store"
 )
 
@@ -223,7 +223,7 @@ type previewRequest struct {
 // PreviewMessage is what one send step would send the customer now.
 type PreviewMessage struct {
 	Step string `json:"step"`
-	activities.Composition
+	message.Composition
 }
 
 // previewCampaign renders every send step of a campaign version for one
@@ -247,7 +247,7 @@ func (s *Server) previewCampaign(c echo.Context) error {
 	messages := []PreviewMessage{}
 	for _, name := range stored.Definition.StepOrder() {
 		if send := stored.Definition.Steps[name].Send; send != nil {
-			messages = append(messages, PreviewMessage{Step: name, Composition: activities.Compose(customer, *send, req.Data, previewCoupon)})
+			messages = append(messages, PreviewMessage{Step: name, Composition: message.Compose(customer, *send, req.Data, previewCoupon)})
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{

@@ -1,4 +1,8 @@
-package activities
+// Package message composes what a send step sends one customer: it picks
+// the channel (reachable, consented, preferred first) and renders the
+// templates. A journey's Prepare and Deliver record what it composes; the
+// API's preview shows it without sending.
+package message
 
 import (
 	"slices"
