@@ -1,175 +1,184 @@
 // Package config reads omni's configuration from the environment. Every
-// variable has a default that works on a developer machine.
+// variable has a default that works on a developer machine; a value that
+// does not parse, or is out of range, stops the process with the
+// variable's name rather than fall back to the default.
 package config
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
 )
 
 // Config is omni's configuration.
 type Config struct {
 	// DATABASE_URL: the PostgreSQL database; created if missing.
-	DatabaseURL string
+	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/omni?sslmode=disable"`
 	// TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE: the Temporal frontend.
-	TemporalAddress   string
-	TemporalNamespace string
+	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
 	// OMNI_TASK_QUEUE: the task queue workers poll and journeys run on.
-	TaskQueue string
+	TaskQueue string `env:"OMNI_TASK_QUEUE" envDefault:"omni"`
 	// OMNI_HTTP_ADDR: where the API listens (and serves /metrics).
-	HTTPAddr string
+	HTTPAddr string `env:"OMNI_HTTP_ADDR" envDefault:":8080"`
 	// OMNI_METRICS_ADDR: where `omni worker`, which has no API, serves
 	// /metrics.
-	MetricsAddr string
+	MetricsAddr string `env:"OMNI_METRICS_ADDR" envDefault:":9090"`
 	// OMNI_TEMPORAL_UI: the Temporal Web UI, for links printed at start.
-	TemporalUI string
+	TemporalUI string `env:"OMNI_TEMPORAL_UI" envDefault:"http://localhost:8233"`
 	// OMNI_DEFAULT_TIMEZONE: the time zone of customers without one, for
 	// delays until a local time and quiet hours.
-	DefaultTimezone string
-	// OMNI_DEMO: "1" loads demo customers and launches a demo campaign at
-	// `omni dev` start; "0" does not.
-	Demo bool
+	DefaultTimezone string `env:"OMNI_DEFAULT_TIMEZONE" envDefault:"UTC"`
+	// OMNI_DEMO: true loads demo customers and launches a demo campaign at
+	// `omni dev` start; false (or 0) does not.
+	Demo bool `env:"OMNI_DEMO" envDefault:"true"`
 	// OMNI_LAUNCH_PAGE_SIZE and OMNI_LAUNCH_CONCURRENCY: how a launch pages
 	// through its audience and how many journey starts it has in flight.
-	LaunchPageSize    int
-	LaunchConcurrency int
+	LaunchPageSize    int `env:"OMNI_LAUNCH_PAGE_SIZE" envDefault:"500"`
+	LaunchConcurrency int `env:"OMNI_LAUNCH_CONCURRENCY" envDefault:"16"`
 	// SENDGRID_WEBHOOK_PUBLIC_KEY: the verification key of SendGrid's signed
 	// Event Webhook; unset, its events are accepted unverified.
-	SendGridWebhookKey string
-	// TWILIO_AUTH_TOKEN: verifies X-Twilio-Signature on Twilio's webhooks;
-	// unset, they are accepted unverified.
-	TwilioAuthToken string
+	SendGridWebhookKey string `env:"SENDGRID_WEBHOOK_PUBLIC_KEY"`
+	// TWILIO_AUTH_TOKEN: authenticates Twilio API calls and verifies
+	// X-Twilio-Signature on Twilio's webhooks; unset, they are accepted
+	// unverified.
+	TwilioAuthToken string `env:"TWILIO_AUTH_TOKEN"`
 	// OMNI_PUBLIC_URL: the scheme and host providers call omni at, e.g.
 	// https://omni.example.com (Twilio signs the URL it called).
-	PublicURL string
+	PublicURL string `env:"OMNI_PUBLIC_URL"`
 	// OMNI_SEND_CONCURRENCY: how many sends of one channel a worker has in
 	// flight at once.
-	SendConcurrency int
+	SendConcurrency int `env:"OMNI_SEND_CONCURRENCY" envDefault:"50"`
 	// OMNI_WORKFLOW_POLLERS, OMNI_ACTIVITY_POLLERS and
-	// OMNI_STICKY_CACHE_SIZE tune the workers (see worker.Tuning); unset
-	// keeps the SDK's defaults.
-	WorkflowPollers int
-	ActivityPollers int
-	StickyCacheSize int
+	// OMNI_STICKY_CACHE_SIZE tune the workers (see worker.Tuning); 0 keeps
+	// the SDK's defaults.
+	WorkflowPollers int `env:"OMNI_WORKFLOW_POLLERS"`
+	ActivityPollers int `env:"OMNI_ACTIVITY_POLLERS"`
+	StickyCacheSize int `env:"OMNI_STICKY_CACHE_SIZE"`
 	// Email through SendGrid when SENDGRID_API_KEY is set, else the sandbox.
-	SendGrid SendGrid
+	SendGrid SendGrid `env:"-"`
 	// SMS through Twilio when TWILIO_ACCOUNT_SID is set, else the sandbox.
-	Twilio Twilio
+	Twilio Twilio `env:"-"`
 	// Push through Firebase Cloud Messaging when FCM_PROJECT_ID or
 	// GOOGLE_APPLICATION_CREDENTIALS is set, else the sandbox.
-	FCM FCM
+	FCM FCM `env:"-"`
 	// LOG_LEVEL: debug, info, warn or error.
-	LogLevel slog.Level
-}
-
-// FromEnv reads the configuration.
-func FromEnv() Config {
-	c := Config{
-		DatabaseURL:        env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/omni?sslmode=disable"),
-		TemporalAddress:    env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace:  env("TEMPORAL_NAMESPACE", "default"),
-		TaskQueue:          env("OMNI_TASK_QUEUE", "omni"),
-		HTTPAddr:           env("OMNI_HTTP_ADDR", ":8080"),
-		MetricsAddr:        env("OMNI_METRICS_ADDR", ":9090"),
-		TemporalUI:         env("OMNI_TEMPORAL_UI", "http://localhost:8233"),
-		DefaultTimezone:    env("OMNI_DEFAULT_TIMEZONE", "UTC"),
-		Demo:               env("OMNI_DEMO", "1") != "0",
-		SendGridWebhookKey: os.Getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
-		TwilioAuthToken:    os.Getenv("TWILIO_AUTH_TOKEN"),
-		PublicURL:          os.Getenv("OMNI_PUBLIC_URL"),
-		LaunchPageSize:     envInt("OMNI_LAUNCH_PAGE_SIZE", 500),
-		LaunchConcurrency:  envInt("OMNI_LAUNCH_CONCURRENCY", 16),
-		SendConcurrency:    envInt("OMNI_SEND_CONCURRENCY", 50),
-		WorkflowPollers:    envInt("OMNI_WORKFLOW_POLLERS", 0),
-		ActivityPollers:    envInt("OMNI_ACTIVITY_POLLERS", 0),
-		StickyCacheSize:    envInt("OMNI_STICKY_CACHE_SIZE", 0),
-		SendGrid: SendGrid{
-			APIKey:     os.Getenv("SENDGRID_API_KEY"),
-			APIURL:     env("SENDGRID_API_URL", "https://api.sendgrid.com"),
-			From:       env("SENDGRID_FROM", "omni <omni@example.com>"),
-			ASMGroupID: envInt("SENDGRID_ASM_GROUP_ID", 0),
-			Rate:       envFloat("SENDGRID_RATE", 1000),
-		},
-		Twilio: Twilio{
-			AccountSID:          os.Getenv("TWILIO_ACCOUNT_SID"),
-			From:                os.Getenv("TWILIO_FROM"),
-			MessagingServiceSID: os.Getenv("TWILIO_MESSAGING_SERVICE_SID"),
-			Rate:                envFloat("TWILIO_RATE", 100),
-		},
-		FCM: FCM{
-			ProjectID:   os.Getenv("FCM_PROJECT_ID"),
-			Credentials: os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"),
-			Rate:        envFloat("FCM_RATE", 10000),
-		},
-	}
-	_ = c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info")))
-	return c
+	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 }
 
 // SendGrid configures email through SendGrid's v3 Mail Send API.
 type SendGrid struct {
 	// SENDGRID_API_KEY: an API key with Mail Send permission.
-	APIKey string
+	APIKey string `env:"SENDGRID_API_KEY"`
 	// SENDGRID_API_URL: https://api.sendgrid.com, or https://api.eu.sendgrid.com
 	// for EU data residency.
-	APIURL string
+	APIURL string `env:"SENDGRID_API_URL" envDefault:"https://api.sendgrid.com"`
 	// SENDGRID_FROM: the sender, "Name <address>" or an address, verified
 	// in SendGrid.
-	From string
+	From string `env:"SENDGRID_FROM" envDefault:"omni <omni@example.com>"`
 	// SENDGRID_ASM_GROUP_ID: the unsubscribe group of every message; 0 for
 	// none.
-	ASMGroupID int
+	ASMGroupID int `env:"SENDGRID_ASM_GROUP_ID"`
 	// SENDGRID_RATE: email sends per second across all workers. SendGrid
 	// publishes no fixed Mail Send limit and answers 429 with
 	// X-RateLimit-Reset, which sends honour.
-	Rate float64
+	Rate float64 `env:"SENDGRID_RATE" envDefault:"1000"`
 }
 
-// Twilio configures SMS through Twilio. TWILIO_AUTH_TOKEN authenticates
-// the API calls and verifies Twilio's webhooks.
+// Twilio configures SMS through Twilio; TWILIO_AUTH_TOKEN (Config) is
+// its secret.
 type Twilio struct {
 	// TWILIO_ACCOUNT_SID: the account (AC…).
-	AccountSID string
+	AccountSID string `env:"TWILIO_ACCOUNT_SID"`
 	// TWILIO_FROM: the sending number (E.164), unless
 	// TWILIO_MESSAGING_SERVICE_SID (MG…) names a Messaging Service.
-	From                string
-	MessagingServiceSID string
+	From                string `env:"TWILIO_FROM"`
+	MessagingServiceSID string `env:"TWILIO_MESSAGING_SERVICE_SID"`
 	// TWILIO_RATE: SMS sends per second across all workers; Twilio queues
 	// what exceeds your senders' throughput (1 segment/s per US long code),
 	// and answers 429 beyond its API concurrency.
-	Rate float64
+	Rate float64 `env:"TWILIO_RATE" envDefault:"100"`
 }
 
 // FCM configures push through Firebase Cloud Messaging; credentials are
 // Google's application default credentials.
 type FCM struct {
 	// FCM_PROJECT_ID: the Firebase project; "" takes the credentials'.
-	ProjectID string
+	ProjectID string `env:"FCM_PROJECT_ID"`
 	// GOOGLE_APPLICATION_CREDENTIALS: a service account key file.
-	Credentials string
+	Credentials string `env:"GOOGLE_APPLICATION_CREDENTIALS"`
 	// FCM_RATE: push sends per second across all workers; FCM's default
 	// quota is 600,000 messages a minute per project.
-	Rate float64
+	Rate float64 `env:"FCM_RATE" envDefault:"10000"`
 }
 
-func env(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
+// FromEnv reads the configuration, or says which variables are wrong.
+func FromEnv() (Config, error) {
+	c, err := parse[Config]()
+	sg, sgErr := parse[SendGrid]()
+	tw, twErr := parse[Twilio]()
+	fcm, fcmErr := parse[FCM]()
+	if err := errors.Join(err, sgErr, twErr, fcmErr); err != nil {
+		return c, err
 	}
-	return def
+	c.SendGrid, c.Twilio, c.FCM = sg, tw, fcm
+	return c, c.validate()
 }
 
-func envFloat(key string, def float64) float64 {
-	if f, err := strconv.ParseFloat(os.Getenv(key), 64); err == nil && f > 0 {
-		return f
+// parse reads T's variables. The library names a field whose value does
+// not parse; operators set variables, so the error names the variable
+// (each struct is parsed on its own, so that field names are unique).
+func parse[T any]() (T, error) {
+	v, err := env.ParseAs[T]()
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return v, err
 	}
-	return def
+	errs := make([]error, len(agg.Errors))
+	for i, e := range agg.Errors {
+		errs[i] = e
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := reflect.TypeFor[T]().FieldByName(pe.Name); ok {
+				name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+				errs[i] = fmt.Errorf("%s=%q: %w", name, os.Getenv(name), pe.Err)
+			}
+		}
+	}
+	return v, errors.Join(errs...)
 }
 
-func envInt(key string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(key)); err == nil && n > 0 {
-		return n
+// validate checks what parses but cannot work.
+func (c Config) validate() error {
+	var errs []error
+	atLeast := func(name string, v, min int) {
+		if v < min {
+			errs = append(errs, fmt.Errorf("%s=%d: must be at least %d", name, v, min))
+		}
 	}
-	return def
+	atLeast("OMNI_LAUNCH_PAGE_SIZE", c.LaunchPageSize, 1)
+	atLeast("OMNI_LAUNCH_CONCURRENCY", c.LaunchConcurrency, 1)
+	atLeast("OMNI_SEND_CONCURRENCY", c.SendConcurrency, 1)
+	atLeast("OMNI_WORKFLOW_POLLERS", c.WorkflowPollers, 0)
+	atLeast("OMNI_ACTIVITY_POLLERS", c.ActivityPollers, 0)
+	atLeast("OMNI_STICKY_CACHE_SIZE", c.StickyCacheSize, 0)
+	atLeast("SENDGRID_ASM_GROUP_ID", c.SendGrid.ASMGroupID, 0)
+	for _, r := range []struct {
+		name string
+		rate float64
+	}{{"SENDGRID_RATE", c.SendGrid.Rate}, {"TWILIO_RATE", c.Twilio.Rate}, {"FCM_RATE", c.FCM.Rate}} {
+		if r.rate <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%v: must be more than 0 (messages per second)", r.name, r.rate))
+		}
+	}
+	if _, err := time.LoadLocation(c.DefaultTimezone); err != nil {
+		errs = append(errs, fmt.Errorf("OMNI_DEFAULT_TIMEZONE=%q: %w", c.DefaultTimezone, err))
+	}
+	return errors.Join(errs...)
 }

@@ -47,7 +47,11 @@ commands:
 `
 
 func main() {
-	cfg := config.FromEnv()
+	cfg, err := config.FromEnv()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "omni: configuration: %v\n", err)
+		os.Exit(2)
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(logger)
 	if len(os.Args) != 2 {
@@ -57,7 +61,6 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var err error
 	switch os.Args[1] {
 	case "migrate":
 		err = migrate(ctx, cfg)
@@ -109,9 +112,6 @@ type runner func(*process, context.Context) error
 // serve connects to PostgreSQL and Temporal and runs the runners side by
 // side; when one fails, the others stop.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runners ...runner) error {
-	if _, err := time.LoadLocation(cfg.DefaultTimezone); err != nil {
-		return fmt.Errorf("OMNI_DEFAULT_TIMEZONE: %w", err)
-	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
