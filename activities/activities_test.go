@@ -56,7 +56,7 @@ func setupWith(t *testing.T, senders map[string]channels.Sender) (*testsuite.Tes
 		t.Fatal(err)
 	}
 	for _, id := range []string{"ada", "bob"} {
-		if _, err := st.CreateJourney(ctx, store.Journey{WorkflowID: "journey:welcome:" + id, CampaignID: "welcome", Version: 1, CustomerID: id, CurrentStep: "email-1"}); err != nil {
+		if _, _, err := st.CreateJourney(ctx, store.Journey{WorkflowID: "journey:welcome:" + id, CampaignID: "welcome", Version: 1, CustomerID: id, CurrentStep: "email-1"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -195,8 +195,12 @@ func (s *Server) enrollCustomer(c echo.Context) error {
 		return err
 	}
 	e, err := s.Enroller.Enroll(ctx, stored, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, req.Data)
-	if err != nil {
-		return unavailable("could not start the journey: %v", err)
+	var refused *enroll.StartError
+	switch {
+	case errors.As(err, &refused):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "not_started", Message: err.Error()}
+	case err != nil:
+		return unavailable("could not start the journey (it starts once Temporal answers, or when you enroll again): %v", err)
 	}
 	if e.Skipped == enroll.SkippedCancelled {
 		return errCancelled(stored.ID)

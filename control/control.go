@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -160,12 +161,42 @@ func Start(ctx context.Context, st *store.Store, tc client.Client, taskQueue, ca
 		return c, err
 	}
 	// Once the status is recorded the workflow must start, even if the
-	// caller has gone; starting it twice under its id is harmless.
-	_, err = tc.ExecuteWorkflow(context.WithoutCancel(ctx), client.StartWorkflowOptions{
-		ID:                    c.ID,
-		TaskQueue:             taskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(journey.CampaignIDAttr.ValueSet(campaignID)),
-		StaticSummary:         fmt.Sprintf("%s of campaign %s", action, campaignID),
-	}, CampaignControl, Input{ControlID: c.ID, CampaignID: campaignID, Action: action, Seq: c.Seq})
-	return c, err
+	// caller has gone.
+	return c, start(context.WithoutCancel(ctx), st, tc, taskQueue, c)
+}
+
+// start starts a recorded control's workflow, unless it runs already, and
+// records its run.
+func start(ctx context.Context, st *store.Store, tc client.Client, taskQueue string, c store.Control) error {
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       c.ID,
+		TaskQueue:                                taskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(journey.CampaignIDAttr.ValueSet(c.CampaignID)),
+		StaticSummary:                            fmt.Sprintf("%s of campaign %s", c.Action, c.CampaignID),
+	}, CampaignControl, Input{ControlID: c.ID, CampaignID: c.CampaignID, Action: c.Action, Seq: c.Seq})
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &already):
+		return st.StartedControl(ctx, c.ID, already.RunId)
+	case err != nil:
+		return fmt.Errorf("start %s: %w", c.ID, err)
+	}
+	return st.StartedControl(ctx, c.ID, run.GetRunID())
+}
+
+// Reconcile starts the workflows of controls whose start was cut short
+// (recorded at least grace ago, no run recorded), and returns how many.
+func Reconcile(ctx context.Context, st *store.Store, tc client.Client, taskQueue string, grace time.Duration) (int, error) {
+	controls, err := st.UnstartedControls(ctx, grace)
+	if err != nil {
+		return 0, err
+	}
+	for i, c := range controls {
+		if err := start(ctx, st, tc, taskQueue, c); err != nil {
+			return i, err
+		}
+	}
+	return len(controls), nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -51,27 +52,22 @@ const (
 
 // Enroll starts the customer's journey through campaign c, unless one was
 // started before; data is the enrolment's data for templates. The customer
-// must exist. The journey row is written first so a retry after a failed
-// start finds it and starts the workflow.
+// must exist. The journey's row is written first, with what its start
+// needs, and its run recorded once the workflow started: a start cut short
+// is made good by a retry or by Reconcile.
 func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.CustomerRef, data map[string]any) (Enrollment, error) {
-	customerID := customer.ID
-	id := journey.ID(c.ID, customerID)
-	input := workflows.JourneyInput{
-		CampaignID: c.ID, Version: c.Version, CustomerID: customerID, Definition: c.Definition,
-		Timezone: cmp.Or(customer.Timezone, e.DefaultTimezone), Data: data,
-	}
-	switch c.Status {
-	case store.CampaignCancelled:
+	return e.enroll(ctx, c, customer, data, "")
+}
+
+// enroll is Enroll on behalf of a launch: a journey this launch wrote
+// before (a page retried after a worker died) counts as started by it.
+func (e *Enroller) enroll(ctx context.Context, c store.Campaign, customer store.CustomerRef, data map[string]any, launchID string) (Enrollment, error) {
+	id := journey.ID(c.ID, customer.ID)
+	if c.Status == store.CampaignCancelled {
 		return Enrollment{WorkflowID: id, Version: c.Version, Skipped: SkippedCancelled}, nil
-	case store.CampaignPaused:
-		latest, err := e.Store.LatestControl(ctx, c.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return Enrollment{}, err
-		}
-		input.Paused, input.Control = latest.Action == journey.Pause, latest.Seq
 	}
 	if offer := c.Definition.OfferID; offer != "" {
-		suppressed, err := e.Store.Suppressed(ctx, customerID, offer)
+		suppressed, err := e.Store.Suppressed(ctx, customer.ID, offer)
 		if err != nil {
 			return Enrollment{}, err
 		}
@@ -79,37 +75,95 @@ func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.
 			return Enrollment{WorkflowID: id, Version: c.Version, Skipped: SkippedSuppressed}, nil
 		}
 	}
-	_, err := e.Store.CreateJourney(ctx, store.Journey{
-		WorkflowID: id, CampaignID: c.ID, Version: c.Version, CustomerID: customerID, CurrentStep: c.Definition.StartAt,
+	j, created, err := e.Store.CreateJourney(ctx, store.Journey{
+		WorkflowID: id, CampaignID: c.ID, Version: c.Version, CustomerID: customer.ID, CurrentStep: c.Definition.StartAt,
+		Data: data, LaunchID: launchID,
 	})
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("record journey %s: %w", id, err)
 	}
+	ours := created || launchID != "" && j.LaunchID == launchID
+	if !created && j.RunID != "" { // started before: nothing to ask Temporal
+		return Enrollment{WorkflowID: id, RunID: j.RunID, Version: j.Version, Started: ours}, nil
+	}
+	if j.Version != c.Version { // enrolled in an earlier version, its start cut short
+		if c, err = e.Store.CampaignVersion(ctx, c.ID, j.Version); err != nil {
+			return Enrollment{}, err
+		}
+	}
+	runID, started, err := e.start(ctx, c, j, customer.Timezone)
+	if err != nil {
+		return Enrollment{}, err
+	}
+	return Enrollment{WorkflowID: id, RunID: runID, Version: j.Version, Started: started || ours}, nil
+}
+
+// StartError is a journey whose workflow Temporal refused to start for
+// good (an input it does not accept): the journey's row says so.
+type StartError struct {
+	JourneyID string
+	Err       error
+}
+
+func (e *StartError) Error() string {
+	return fmt.Sprintf("journey %s could not start: %v", e.JourneyID, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// start starts the workflow of a recorded journey of campaign version c
+// and records its run; started is false when it was running already.
+func (e *Enroller) start(ctx context.Context, c store.Campaign, j store.Journey, timezone string) (runID string, started bool, err error) {
+	input := workflows.JourneyInput{
+		CampaignID: c.ID, Version: c.Version, CustomerID: j.CustomerID, Definition: c.Definition,
+		Timezone: cmp.Or(timezone, e.DefaultTimezone), Data: j.Data,
+	}
+	if c.Status == store.CampaignPaused {
+		latest, err := e.Store.LatestControl(ctx, c.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", false, err
+		}
+		input.Paused, input.Control = latest.Action == journey.Pause, latest.Seq
+	}
 	run, err := e.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:        id,
+		ID:        j.WorkflowID,
 		TaskQueue: e.TaskQueue,
-		// A journey ID is used once, ever: relaunching enrolls nobody twice.
+		// A journey ID is used once: a start repeated after one that
+		// succeeded finds it, whatever the reason for repeating.
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		// Without it the SDK hands back the running journey as if it had
 		// just started it.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			journey.CampaignIDAttr.ValueSet(c.ID),
-			journey.CustomerIDAttr.ValueSet(customerID),
+			journey.CustomerIDAttr.ValueSet(j.CustomerID),
 		),
-		StaticSummary: fmt.Sprintf("%s v%d for customer %s", c.ID, c.Version, customerID),
+		StaticSummary: fmt.Sprintf("%s v%d for customer %s", c.ID, c.Version, j.CustomerID),
 	}, workflows.Journey, input)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return Enrollment{WorkflowID: id, RunID: started.RunId, Version: c.Version}, nil
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	var refused *serviceerror.InvalidArgument
+	switch {
+	case errors.As(err, &already):
+		runID = already.RunId
+	case errors.As(err, &refused):
+		if ferr := e.Store.FinishJourney(ctx, j.WorkflowID, journey.Failed, journey.Progress{Step: j.CurrentStep}, "could not start: "+refused.Error()); ferr != nil {
+			return "", false, ferr
+		}
+		return "", false, &StartError{JourneyID: j.WorkflowID, Err: err}
+	case err != nil:
+		return "", false, fmt.Errorf("start journey %s: %w", j.WorkflowID, err)
+	default:
+		runID, started = run.GetRunID(), true
 	}
-	if err != nil {
-		return Enrollment{}, fmt.Errorf("start journey %s: %w", id, err)
+	if err := e.Store.StartedJourney(ctx, j.WorkflowID, runID); err != nil {
+		return "", false, err
 	}
-	if err := e.catchUp(ctx, c.ID, id, input.Control); err != nil {
-		return Enrollment{}, err
+	if started {
+		if err := e.catchUp(ctx, c.ID, j.WorkflowID, input.Control); err != nil {
+			return "", false, err
+		}
 	}
-	return Enrollment{WorkflowID: id, RunID: run.GetRunID(), Version: c.Version, Started: true}, nil
+	return runID, started, nil
 }
 
 // catchUp applies a control that came after the campaign's status was read
@@ -143,11 +197,73 @@ func (e *Enroller) StartLaunch(ctx context.Context, c store.Campaign, audience s
 	if err := e.Store.CreateLaunch(ctx, l); err != nil {
 		return l, err
 	}
-	_, err := e.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                    l.ID,
-		TaskQueue:             e.TaskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(journey.CampaignIDAttr.ValueSet(c.ID)),
-		StaticSummary:         fmt.Sprintf("launch of %s v%d", c.ID, c.Version),
-	}, Launch, LaunchInput{LaunchID: l.ID, CampaignID: c.ID, Version: c.Version})
-	return l, err
+	return l, e.startLaunch(ctx, l)
+}
+
+// startLaunch starts a recorded launch's workflow and records its run.
+func (e *Enroller) startLaunch(ctx context.Context, l store.Launch) error {
+	run, err := e.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       l.ID,
+		TaskQueue:                                e.TaskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(journey.CampaignIDAttr.ValueSet(l.CampaignID)),
+		StaticSummary:                            fmt.Sprintf("launch of %s v%d", l.CampaignID, l.Version),
+	}, Launch, LaunchInput{LaunchID: l.ID, CampaignID: l.CampaignID, Version: l.Version})
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &already):
+		return e.Store.StartedLaunch(ctx, l.ID, already.RunId)
+	case err != nil:
+		return fmt.Errorf("start launch %s: %w", l.ID, err)
+	}
+	return e.Store.StartedLaunch(ctx, l.ID, run.GetRunID())
+}
+
+// Reconcile makes good the starts that were cut short (the process died
+// between writing a journey's or a launch's row and starting its
+// workflow): rows written at least grace ago whose run is not recorded
+// are started now, or found running. It returns how many it started.
+func (e *Enroller) Reconcile(ctx context.Context, grace time.Duration) (int, error) {
+	n := 0
+	launches, err := e.Store.UnstartedLaunches(ctx, grace)
+	if err != nil {
+		return n, err
+	}
+	for _, l := range launches {
+		if err := e.startLaunch(ctx, l); err != nil {
+			return n, err
+		}
+		n++
+	}
+	journeys, err := e.Store.UnstartedJourneys(ctx, grace, 500)
+	if err != nil {
+		return n, err
+	}
+	for _, j := range journeys {
+		c, err := e.Store.CampaignVersion(ctx, j.CampaignID, j.Version)
+		if err != nil {
+			return n, err
+		}
+		if c.Status == store.CampaignCancelled {
+			if err := e.Store.FinishJourney(ctx, j.WorkflowID, journey.Cancelled, journey.Progress{Step: j.CurrentStep}, "cancelled"); err != nil {
+				return n, err
+			}
+			continue
+		}
+		customer, err := e.Store.Customer(ctx, j.CustomerID)
+		if err != nil {
+			return n, err
+		}
+		_, started, err := e.start(ctx, c, j, customer.Timezone)
+		var refused *StartError
+		switch {
+		case errors.As(err, &refused): // recorded on the journey
+		case err != nil:
+			return n, err
+		case started:
+			n++
+		}
+	}
+	return n, nil
 }

@@ -144,7 +144,7 @@ func (a *Activities) enroll(ctx context.Context, in LaunchInput, pages int) (Bat
 		}
 		cur.Progress.Audience += len(page) + skipped
 		cur.Progress.Skip("unknown_customer", skipped)
-		if err := a.enrollPage(ctx, c, page, &cur.Progress); err != nil {
+		if err := a.enrollPage(ctx, in.LaunchID, c, page, &cur.Progress); err != nil {
 			return b(false), err
 		}
 		cur.After = last
@@ -180,14 +180,15 @@ func (a *Activities) page(ctx context.Context, all bool, listed []string, after 
 	return customers, chunk[len(chunk)-1], len(chunk) - len(customers), err
 }
 
-// enrollPage enrolls the customers with bounded concurrency.
-func (a *Activities) enrollPage(ctx context.Context, c store.Campaign, customers []store.Customer, p *store.LaunchProgress) error {
+// enrollPage enrolls the customers with bounded concurrency; those the
+// launch enrolled before (this page, retried) count as enrolled.
+func (a *Activities) enrollPage(ctx context.Context, launchID string, c store.Campaign, customers []store.Customer, p *store.LaunchProgress) error {
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.Concurrency)
 	for _, customer := range customers {
 		g.Go(func() error {
-			e, err := a.Enroller.Enroll(ctx, c, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, nil)
+			e, err := a.Enroller.enroll(ctx, c, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, nil, launchID)
 			if err != nil {
 				return err
 			}

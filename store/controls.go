@@ -26,9 +26,25 @@ type Control struct {
 	Finished   int        `json:"already_finished" db:"finished"`
 	CreatedAt  time.Time  `json:"created_at" db:"created_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty" db:"finished_at"`
+	// RunID is the control workflow's run, once it is known to have started.
+	RunID string `json:"run_id,omitempty" db:"run_id"`
 }
 
-const controlColumns = `id, campaign_id, action, seq, status, journeys, finished, created_at, finished_at`
+const controlColumns = `id, campaign_id, action, seq, status, journeys, finished, created_at, finished_at, coalesce(run_id, '') AS run_id`
+
+// StartedControl records that a control's workflow runs.
+func (s *Store) StartedControl(ctx context.Context, id, runID string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE campaign_controls SET run_id = $2 WHERE id = $1`, id, runID)
+	return err
+}
+
+// UnstartedControls lists running controls created at least olderThan ago
+// whose workflow is not known to have started.
+func (s *Store) UnstartedControls(ctx context.Context, olderThan time.Duration) ([]Control, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls
+WHERE run_id IS NULL AND status = 'running' AND created_at < now() - make_interval(secs => $1) ORDER BY seq`, olderThan.Seconds())
+	return pgx.CollectRows(rows, pgx.RowToStructByName[Control])
+}
 
 // controlFrom is the status each control needs the campaign in.
 var controlFrom = map[string]struct{ from, to string }{

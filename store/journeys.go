@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,19 +23,58 @@ type Journey struct {
 	StartedAt   time.Time  `json:"started_at" db:"started_at"`
 	ConvertedAt *time.Time `json:"converted_at,omitempty" db:"converted_at"`
 	EndedAt     *time.Time `json:"ended_at,omitempty" db:"ended_at"`
+	// Data is the enrolment's data, which its templates see.
+	Data map[string]any `json:"data,omitempty" db:"data"`
+	// LaunchID is the launch that enrolled the customer, if one did.
+	LaunchID string `json:"launch_id,omitempty" db:"launch_id"`
+	// RunID is the journey's workflow run, once it is known to have
+	// started.
+	RunID string `json:"run_id,omitempty" db:"run_id"`
 }
 
 const journeyColumns = `workflow_id, campaign_id, version, customer_id, status, current_step,
-	coalesce(variant, '') AS variant, coalesce(exit_reason, '') AS exit_reason, started_at, converted_at, ended_at`
+	coalesce(variant, '') AS variant, coalesce(exit_reason, '') AS exit_reason, started_at, converted_at, ended_at,
+	data, coalesce(launch_id, '') AS launch_id, coalesce(run_id, '') AS run_id`
 
-// CreateJourney records a journey about to start. It reports false when the
-// journey already exists, which makes enrolment idempotent.
-func (s *Store) CreateJourney(ctx context.Context, j Journey) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `
-INSERT INTO journeys (workflow_id, campaign_id, version, customer_id, current_step)
-VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workflow_id) DO NOTHING`,
-		j.WorkflowID, j.CampaignID, j.Version, j.CustomerID, j.CurrentStep)
-	return tag.RowsAffected() == 1, err
+// CreateJourney records a journey about to start, unless it exists; either
+// way it returns the journey as stored, and whether this call created it,
+// which makes enrolment idempotent.
+func (s *Store) CreateJourney(ctx context.Context, j Journey) (Journey, bool, error) {
+	type createdJourney struct {
+		Created bool `db:"created"`
+		Journey
+	}
+	for attempt := 1; ; attempt++ {
+		rows, _ := s.pool.Query(ctx, `
+WITH created AS (
+	INSERT INTO journeys (workflow_id, campaign_id, version, customer_id, current_step, data, launch_id)
+	VALUES ($1, $2, $3, $4, $5, $6, nullif($7, '')) ON CONFLICT (workflow_id) DO NOTHING
+	RETURNING `+journeyColumns+`)
+SELECT true AS created, * FROM created
+UNION ALL SELECT false, `+journeyColumns+` FROM journeys WHERE workflow_id = $1 AND NOT EXISTS (SELECT 1 FROM created)`,
+			j.WorkflowID, j.CampaignID, j.Version, j.CustomerID, j.CurrentStep, j.Data, j.LaunchID)
+		stored, err := collectOne(rows, pgx.RowToStructByName[createdJourney])
+		// A row a concurrent enrolment committed after this statement's
+		// snapshot is neither inserted nor seen: the next statement sees it.
+		if !errors.Is(err, ErrNotFound) || attempt == 2 {
+			return stored.Journey, stored.Created, err
+		}
+	}
+}
+
+// StartedJourney records that a journey's workflow runs.
+func (s *Store) StartedJourney(ctx context.Context, workflowID, runID string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE journeys SET run_id = $2 WHERE workflow_id = $1`, workflowID, runID)
+	return err
+}
+
+// UnstartedJourneys lists active journeys written at least olderThan ago
+// whose workflow is not known to have started, oldest first.
+func (s *Store) UnstartedJourneys(ctx context.Context, olderThan time.Duration, limit int) ([]Journey, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+journeyColumns+` FROM journeys
+WHERE run_id IS NULL AND status = 'active' AND started_at < now() - make_interval(secs => $1)
+ORDER BY started_at LIMIT $2`, olderThan.Seconds(), limit)
+	return pgx.CollectRows(rows, pgx.RowToStructByName[Journey])
 }
 
 // FinishJourney records how a journey ended.

@@ -31,6 +31,9 @@ type Launch struct {
 	SkippedReasons  map[string]int `json:"skipped_reasons" db:"skipped_reasons"`
 	CreatedAt       time.Time      `json:"created_at" db:"created_at"`
 	FinishedAt      *time.Time     `json:"finished_at,omitempty" db:"finished_at"`
+	// RunID is the launch workflow's first run, once it is known to have
+	// started.
+	RunID string `json:"run_id,omitempty" db:"run_id"`
 }
 
 // LaunchProgress is what a launch has done so far.
@@ -79,7 +82,22 @@ func (s *Store) Launch(ctx context.Context, id string) (Launch, error) {
 	return collectOne(rows, pgx.RowToStructByName[Launch])
 }
 
-const launchColumns = `id, campaign_id, version, audience, status, audience_size, enrolled, already_enrolled, skipped, skipped_reasons, created_at, finished_at`
+const launchColumns = `id, campaign_id, version, audience, status, audience_size, enrolled, already_enrolled, skipped, skipped_reasons,
+	created_at, finished_at, coalesce(run_id, '') AS run_id`
+
+// StartedLaunch records that a launch's workflow runs.
+func (s *Store) StartedLaunch(ctx context.Context, id, runID string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE launches SET run_id = $2 WHERE id = $1`, id, runID)
+	return err
+}
+
+// UnstartedLaunches lists running launches created at least olderThan ago
+// whose workflow is not known to have started.
+func (s *Store) UnstartedLaunches(ctx context.Context, olderThan time.Duration) ([]Launch, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+launchColumns+` FROM launches
+WHERE run_id IS NULL AND status = 'running' AND created_at < now() - make_interval(secs => $1) ORDER BY created_at`, olderThan.Seconds())
+	return pgx.CollectRows(rows, pgx.RowToStructByName[Launch])
+}
 
 // Launches lists a campaign's launches, newest first.
 func (s *Store) Launches(ctx context.Context, campaignID string) ([]Launch, error) {

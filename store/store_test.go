@@ -112,7 +112,7 @@ func TestMessagesAreRecordedOncePerKey(t *testing.T) {
 	}
 	j := store.Journey{WorkflowID: "journey:spring:c1", CampaignID: "spring", Version: 1, CustomerID: "c1", CurrentStep: "email-1"}
 	for i, want := range []bool{true, false} {
-		created, err := s.CreateJourney(ctx, j)
+		_, created, err := s.CreateJourney(ctx, j)
 		if err != nil || created != want {
 			t.Fatalf("create journey #%d: created=%v err=%v", i+1, created, err)
 		}
@@ -172,7 +172,7 @@ func TestFrequencyCapIsAtomicUnderConcurrentSends(t *testing.T) {
 	}
 	const sends, max = 24, 3
 	for i := range sends {
-		if _, err := s.CreateJourney(ctx, store.Journey{WorkflowID: fmt.Sprint("j", i), CampaignID: "promo", Version: 1, CustomerID: "c1", CurrentStep: "done"}); err != nil {
+		if _, _, err := s.CreateJourney(ctx, store.Journey{WorkflowID: fmt.Sprint("j", i), CampaignID: "promo", Version: 1, CustomerID: "c1", CurrentStep: "done"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -217,7 +217,7 @@ func TestASuppressionRefusesSendsUntilItExpires(t *testing.T) {
 	if _, err := s.CreateCampaign(ctx, def); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateJourney(ctx, store.Journey{WorkflowID: "j", CampaignID: "shoes", Version: 1, CustomerID: "c1", CurrentStep: "done"}); err != nil {
+	if _, _, err := s.CreateJourney(ctx, store.Journey{WorkflowID: "j", CampaignID: "shoes", Version: 1, CustomerID: "c1", CurrentStep: "done"}); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := s.RecordResponse(ctx, store.Response{EventID: "e1", CustomerID: "c1", Channel: "app", Type: "rejected", OfferID: "SHOE", OccurredAt: time.Now()},

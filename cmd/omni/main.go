@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"github.com/omni-orchestrator/omni/channels/sendgrid"
 	"github.com/omni-orchestrator/omni/channels/twilio"
 	"github.com/omni-orchestrator/omni/config"
+	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/demo"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/metrics"
@@ -65,12 +67,12 @@ func main() {
 	case "migrate":
 		err = migrate(ctx, cfg)
 	case "worker":
-		err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runMetrics)
+		err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runMetrics)
 	case "api":
 		err = serve(ctx, cfg, logger, (*process).runAPI)
 	case "dev":
 		if err = migrate(ctx, cfg); err == nil {
-			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runAPI, (*process).runDemo)
+			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runAPI, (*process).runDemo)
 		}
 	default:
 		fmt.Fprint(os.Stderr, usage)
@@ -168,6 +170,36 @@ func (p *process) runWorker(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
 }
+
+// runReconciler makes good, every reconcileEvery, the starts of journeys,
+// launches and controls that a process dying between writing their row
+// and starting their workflow cut short.
+func (p *process) runReconciler(ctx context.Context) error {
+	tick := time.NewTicker(reconcileEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		n, err := p.enroller.Reconcile(ctx, reconcileGrace)
+		m, cerr := control.Reconcile(ctx, p.store, p.temporal, p.cfg.TaskQueue, reconcileGrace)
+		if err := errors.Join(err, cerr); err != nil && ctx.Err() == nil {
+			p.logger.Warn("reconcile starts", "error", err)
+		}
+		if n+m > 0 {
+			p.logger.Info("started what a cut-short start left behind", "journeys_and_launches", n, "controls", m)
+		}
+	}
+}
+
+// A start normally takes milliseconds; one whose row is reconcileGrace
+// old without a run was cut short.
+const (
+	reconcileEvery = 15 * time.Second
+	reconcileGrace = 30 * time.Second
+)
 
 // runMetrics serves /metrics for a process without the API.
 func (p *process) runMetrics(ctx context.Context) error {
