@@ -23,6 +23,12 @@ import (
 type Activities struct {
 	Store   *store.Store
 	Senders map[string]channels.Sender
+	// ConfirmWindow is how long a send that may have reached its provider
+	// (an earlier attempt called it and got no answer) waits for the
+	// provider's webhook to say it has the message, before sending again,
+	// where the provider confirms by webhook (channels.WebhookConfirmed);
+	// 0 sends again at once.
+	ConfirmWindow time.Duration
 }
 
 func result(m store.Message) journey.DeliverResult {
@@ -34,19 +40,26 @@ func result(m store.Message) journey.DeliverResult {
 // pending message for Send, or one skipped or failed with the reason. A
 // retry finds the message recorded and returns it as it was.
 func (a *Activities) Prepare(ctx context.Context, in journey.DeliverInput) (journey.DeliverResult, error) {
-	m, err := a.prepare(ctx, in)
+	m, _, err := a.prepare(ctx, in, false)
 	return result(m), err
 }
 
-func (a *Activities) prepare(ctx context.Context, in journey.DeliverInput) (store.Message, error) {
+// prepare composes and records the message; attempting records it as
+// attempted, for a send that calls the provider right after. created says
+// this call recorded it.
+func (a *Activities) prepare(ctx context.Context, in journey.DeliverInput, attempting bool) (store.Message, bool, error) {
 	c, err := a.Store.Customer(ctx, in.CustomerID)
 	if err != nil {
-		return store.Message{}, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
+		return store.Message{}, false, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
 	}
 	msg := message.Compose(c, in.Send, in.Data, in.Coupon)
 	sender, ok := a.Senders[msg.Channel]
 	if !ok {
-		return store.Message{}, temporal.NewNonRetryableApplicationError("no sender for channel "+msg.Channel, "NoSender", nil)
+		return store.Message{}, false, temporal.NewNonRetryableApplicationError("no sender for channel "+msg.Channel, "NoSender", nil)
+	}
+	var attempted *time.Time
+	if attempting {
+		attempted = new(time.Now())
 	}
 	status := msg.Status
 	if status == "" {
@@ -60,7 +73,7 @@ func (a *Activities) prepare(ctx context.Context, in journey.DeliverInput) (stor
 		IdempotencyKey: in.Key, JourneyID: in.JourneyID, CampaignID: in.CampaignID, CustomerID: in.CustomerID,
 		Step: in.Step, Channel: msg.Channel, Provider: sender.Provider(), Recipient: msg.To,
 		Subject: msg.Subject, Body: msg.Body, TemplateID: msg.TemplateID, TemplateData: msg.TemplateData, Link: msg.Link,
-		Status: status, Reason: msg.Reason,
+		Status: status, Reason: msg.Reason, AttemptedAt: attempted,
 	}, in.Progress(), checks)
 }
 
@@ -81,11 +94,18 @@ func (a *Activities) Send(ctx context.Context, in journey.SendInput) (journey.De
 		// webhook: the journey's progress may still be unrecorded.
 		return result(m), a.Store.RecordProgress(ctx, m.JourneyID, in.Progress)
 	}
-	return a.send(ctx, m, in.Progress)
+	return a.send(ctx, m, in.Progress, false)
 }
 
-// send hands a pending message to its provider and records the outcome.
-func (a *Activities) send(ctx context.Context, m store.Message, progress journey.Progress) (journey.DeliverResult, error) {
+// send hands a pending message to its provider and records the outcome;
+// fresh says the message was recorded, as attempted, by this very attempt.
+// A message an earlier attempt may have handed over (marked attempted,
+// without an answer) is not sent again blindly: where the provider can be
+// asked, send asks it; where it confirms by webhook, send waits up to
+// ConfirmWindow for the webhook to mark the message sent; else (push,
+// whose notification tag makes a duplicate replace the first) it sends
+// again.
+func (a *Activities) send(ctx context.Context, m store.Message, progress journey.Progress, fresh bool) (journey.DeliverResult, error) {
 	var err error
 	var acceptedAs string
 	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &acceptedAs) == nil {
@@ -97,16 +117,39 @@ func (a *Activities) send(ctx context.Context, m store.Message, progress journey
 	if !ok {
 		return journey.DeliverResult{}, temporal.NewNonRetryableApplicationError("no sender for channel "+m.Channel, "NoSender", nil)
 	}
-	providerID, err := sender.Send(ctx, channels.Message{
+	cm := channels.Message{
 		ID: m.ID, Channel: m.Channel, To: m.Recipient, Subject: m.Subject, Body: m.Body,
 		TemplateID: m.TemplateID, TemplateData: m.TemplateData, Link: m.Link,
 		CampaignID: m.CampaignID, JourneyID: m.JourneyID, Step: m.Step,
-	})
+	}
+	if !fresh {
+		if m.AttemptedAt != nil {
+			providerID, found, err := a.settle(ctx, sender, cm, *m.AttemptedAt)
+			if err != nil {
+				return journey.DeliverResult{}, err
+			}
+			if found {
+				m, err = a.markSent(ctx, m.ID, providerID, progress)
+				return result(m), err
+			}
+		}
+		if err := a.Store.MarkAttempted(ctx, m.ID); err != nil {
+			return journey.DeliverResult{}, err
+		}
+	}
+	providerID, err := sender.Send(ctx, cm)
 	if err == nil {
 		m, err = a.markSent(ctx, m.ID, providerID, progress)
 		return result(m), err
 	}
 	failure, perr := channels.FailureOf(err)
+	if perr != nil {
+		// The provider answered: it does not have the message, and a retry
+		// may send it at once.
+		if err := a.Store.ClearAttempt(ctx, m.ID); err != nil {
+			return journey.DeliverResult{}, err
+		}
+	}
 	switch failure {
 	case channels.Retryable:
 		var wait time.Duration
@@ -155,11 +198,30 @@ func (a *Activities) markSent(ctx context.Context, id, providerID string, p jour
 // on that channel's task queue (journeys started before per-channel task
 // queues schedule it on theirs).
 func (a *Activities) Deliver(ctx context.Context, in journey.DeliverInput) (journey.DeliverResult, error) {
-	m, err := a.prepare(ctx, in)
+	m, created, err := a.prepare(ctx, in, true)
 	if err != nil || m.Status != journey.MessagePending {
 		return result(m), err
 	}
-	return a.send(ctx, m, in.Progress())
+	return a.send(ctx, m, in.Progress(), created)
+}
+
+// settle decides about a message an earlier attempt handed to its
+// provider at attempted, without an answer: found when the provider says
+// it has the message; an error that retries the send later while a
+// webhook may still confirm it; neither to send it again.
+func (a *Activities) settle(ctx context.Context, sender channels.Sender, m channels.Message, attempted time.Time) (string, bool, error) {
+	switch s := sender.(type) {
+	case channels.Looker:
+		// Clocks differ: look a little before the attempt.
+		return s.Lookup(ctx, m, attempted.Add(-time.Minute))
+	case channels.WebhookConfirmed:
+		if left := time.Until(attempted.Add(a.ConfirmWindow)); left > 0 {
+			return "", false, temporal.NewApplicationErrorWithOptions(
+				fmt.Sprintf("an attempt at %s may have reached the provider: waiting %s for its webhook before sending again", attempted.Format(time.RFC3339), left.Round(time.Second)),
+				"AwaitingProvider", temporal.ApplicationErrorOptions{NextRetryDelay: min(left, 30*time.Second)})
+		}
+	}
+	return "", false, nil
 }
 
 // IssueCoupon issues the journey's coupon for the campaign's offer, once,

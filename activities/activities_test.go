@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/testsuite"
 
@@ -41,6 +42,12 @@ func setup(t *testing.T) (*testsuite.TestActivityEnvironment, *store.Store, *cou
 // (email without consent), each in a journey of campaign welcome, and an
 // activity environment whose channels use senders.
 func setupWith(t *testing.T, senders map[string]channels.Sender) (*testsuite.TestActivityEnvironment, *store.Store) {
+	return setupWindow(t, senders, time.Minute)
+}
+
+// setupWindow is setupWith with the time a send that may have reached its
+// provider waits for the provider's webhook.
+func setupWindow(t *testing.T, senders map[string]channels.Sender, window time.Duration) (*testsuite.TestActivityEnvironment, *store.Store) {
 	st, _ := storetest.New(t)
 	ctx := context.Background()
 	_, err := st.UpsertCustomers(ctx, []store.CustomerPatch{
@@ -62,7 +69,7 @@ func setupWith(t *testing.T, senders map[string]channels.Sender) (*testsuite.Tes
 	}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Activities{Store: st, Senders: senders})
+	env.RegisterActivity(&activities.Activities{Store: st, Senders: senders, ConfirmWindow: window})
 	return env, st
 }
 

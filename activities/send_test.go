@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/omni-orchestrator/omni/channels/twilio"
 	"github.com/omni-orchestrator/omni/channels/twilio/twiliotest"
 	"github.com/omni-orchestrator/omni/journey"
+	"github.com/omni-orchestrator/omni/store/storetest"
 )
 
 // providers are the three real drivers against their local stand-ins.
@@ -198,5 +200,80 @@ func TestDeliverRetryFindsAMessageTheProviderReportedAndRecordsProgress(t *testi
 	}
 	if j, _ := st.Journey(context.Background(), "journey:welcome:ada"); j.CurrentStep != "wait-1" {
 		t.Fatalf("journey at %q", j.CurrentStep)
+	}
+}
+
+// tryDeliver runs the Deliver activity once, as one attempt.
+func tryDeliver(env *testsuite.TestActivityEnvironment, in journey.DeliverInput) (journey.DeliverResult, error) {
+	var a *activities.Activities
+	val, err := env.ExecuteActivity(a.Deliver, in)
+	var res journey.DeliverResult
+	if err == nil {
+		err = val.Get(&res)
+	}
+	return res, err
+}
+
+// SendGrid took the mail, but the answer never came back: the retry does
+// not know whether SendGrid has it, so it waits for the Event Webhook
+// (which says it does) instead of sending again.
+func TestAnAmbiguousEmailWaitsForTheProvidersWebhook(t *testing.T) {
+	p := newProviders(t)
+	env, st := setupWith(t, p.senders)
+	p.sendgrid.Then(sendgridtest.HangUp)
+	in := input("ada", "email")
+	if _, err := tryDeliver(env, in); err == nil {
+		t.Fatal("the first attempt got an answer")
+	}
+	_, err := tryDeliver(env, in)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != "AwaitingProvider" || appErr.NextRetryDelay() <= 0 || p.sendgrid.Requests() != 1 {
+		t.Fatalf("the retry: %v after %d requests; want it to wait for the webhook without sending", err, p.sendgrid.Requests())
+	}
+	// The processed event arrives, verified: the message is sent.
+	ms := storetest.JourneyMessages(t, st, in.JourneyID)
+	if err := st.MarkAccepted(context.Background(), ms[0].ID, "sg000001AbCdEf"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tryDeliver(env, in)
+	if err != nil || res.Status != journey.MessageSent || p.sendgrid.Requests() != 1 || len(p.sendgrid.Accepted()) != 1 {
+		t.Fatalf("after the webhook: %+v, %v; SendGrid got %d requests", res, err, p.sendgrid.Requests())
+	}
+}
+
+// Without word from SendGrid within the window, the retry sends again: the
+// mail may go out twice, and the test says so.
+func TestAnAmbiguousEmailWithoutWordIsSentAgainAfterTheWindow(t *testing.T) {
+	p := newProviders(t)
+	env, _ := setupWindow(t, p.senders, 50*time.Millisecond)
+	p.sendgrid.Then(sendgridtest.HangUp)
+	in := input("ada", "email")
+	if _, err := tryDeliver(env, in); err == nil {
+		t.Fatal("the first attempt got an answer")
+	}
+	time.Sleep(100 * time.Millisecond) // past the window
+	res, err := tryDeliver(env, in)
+	if err != nil || res.Status != journey.MessageSent || len(p.sendgrid.Accepted()) != 2 {
+		t.Fatalf("after the window: %+v, %v; SendGrid took %d mails", res, err, len(p.sendgrid.Accepted()))
+	}
+}
+
+// Twilio can be asked: the retry finds the message it took and records it
+// sent, without sending it again.
+func TestAnAmbiguousSMSAsksTwilio(t *testing.T) {
+	p := newProviders(t)
+	env, st := setupWith(t, p.senders)
+	p.twilio.Then(twiliotest.HangUp)
+	in := input("ada", "sms")
+	in.Send = campaign.Send{Channel: "sms", Template: &campaign.Template{Body: "Hi {{first_name}}"}}
+	if _, err := tryDeliver(env, in); err == nil {
+		t.Fatal("the first attempt got an answer")
+	}
+	res, err := tryDeliver(env, in)
+	if err != nil || res.Status != journey.MessageSent || len(p.twilio.Accepted()) != 1 {
+		t.Fatalf("the retry: %+v, %v; Twilio took %d messages", res, err, len(p.twilio.Accepted()))
+	}
+	if ms := storetest.JourneyMessages(t, st, in.JourneyID); ms[0].ProviderMessageID != "SM"+fmt.Sprintf("%032d", 1) {
+		t.Fatalf("message %+v", ms[0])
 	}
 }

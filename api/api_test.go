@@ -33,12 +33,17 @@ func start(t *testing.T) (*client, *testenv.Env) {
 
 func startWith(t *testing.T, hooks api.Webhooks) (*client, *testenv.Env) {
 	env := testenv.Start(t)
+	return serve(t, env, hooks), env
+}
+
+// serve starts the API on env.
+func serve(t *testing.T, env *testenv.Env, hooks api.Webhooks) *client {
 	srv := httptest.NewServer((&api.Server{
 		Store: env.Store, Temporal: env.Temporal, Enroller: env.Enroller, Responses: env.Responses,
 		Webhooks: hooks, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}).Handler())
 	t.Cleanup(srv.Close)
-	return &client{t: t, base: srv.URL}, env
+	return &client{t: t, base: srv.URL}
 }
 
 // do sends body (a string is sent as is, anything else as JSON) and decodes

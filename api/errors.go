@@ -8,8 +8,10 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/store"
 )
 
 // Error is the one shape of every error the API answers:
@@ -64,15 +66,35 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		case errors.As(err, &apiErr):
 		case errors.As(err, &httpErr):
 			apiErr = &Error{Status: httpErr.Code, Code: codeFor(httpErr.Code), Message: fmt.Sprint(httpErr.Message)}
+		case store.Unavailable(err):
+			logger.Warn("database unavailable", "method", c.Request().Method, "path", c.Path(), "error", err)
+			apiErr = unavailable("the database does not answer; nothing was changed, try again")
+		case temporalUnavailable(err):
+			logger.Warn("Temporal unavailable", "method", c.Request().Method, "path", c.Path(), "error", err)
+			apiErr = unavailable("Temporal does not answer; try again")
 		default:
 			logger.Error("request failed", "method", c.Request().Method, "path", c.Path(),
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err)
 			apiErr = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log for request " + c.Response().Header().Get(echo.HeaderXRequestID)}
 		}
+		if apiErr.Status == http.StatusServiceUnavailable {
+			c.Response().Header().Set("Retry-After", retryAfter)
+		}
 		if err := c.JSON(apiErr.Status, map[string]*Error{"error": apiErr}); err != nil {
 			logger.Error("write error response", "error", err)
 		}
 	}
+}
+
+// retryAfter is the seconds a 503 asks the caller to wait: outages of a
+// dependency last seconds to minutes, and retries then are cheap.
+const retryAfter = "5"
+
+// temporalUnavailable says the Temporal server did not answer.
+func temporalUnavailable(err error) bool {
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	return errors.As(err, &unavailable) || errors.As(err, &deadline)
 }
 
 func codeFor(status int) string {

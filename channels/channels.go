@@ -43,6 +43,23 @@ type Sender interface {
 	Send(ctx context.Context, m Message) (string, error)
 }
 
+// Looker is a Sender whose provider can be asked whether it has a message
+// (Twilio's Messages resource): a send that may have reached the provider
+// asks before sending again.
+type Looker interface {
+	// Lookup returns the provider's id of m if the provider took it at
+	// since or later.
+	Lookup(ctx context.Context, m Message, since time.Time) (providerID string, found bool, err error)
+}
+
+// WebhookConfirmed is a Sender whose provider reports each message it took
+// through a webhook that names our message id (SendGrid's processed
+// event): a send that may have reached the provider waits a while for that
+// report before sending again.
+type WebhookConfirmed interface {
+	ConfirmsByWebhook()
+}
+
 // Failure says what a failed send means for the message.
 type Failure int
 

@@ -55,6 +55,14 @@ type Config struct {
 	// OMNI_SEND_CONCURRENCY: how many sends of one channel a worker has in
 	// flight at once.
 	SendConcurrency int `env:"OMNI_SEND_CONCURRENCY" envDefault:"50"`
+	// OMNI_SEND_CONFIRM_WINDOW: how long a send that may have reached its
+	// provider (the call got no answer) waits for the provider's webhook
+	// to confirm it before sending again, where the provider confirms by
+	// webhook (SendGrid); 0 sends again at once.
+	SendConfirmWindow time.Duration `env:"OMNI_SEND_CONFIRM_WINDOW" envDefault:"3m"`
+	// OMNI_SHUTDOWN_TIMEOUT: on SIGTERM, how long the worker lets its
+	// in-flight sends finish and the API its requests.
+	ShutdownTimeout time.Duration `env:"OMNI_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	// OMNI_WORKFLOW_POLLERS, OMNI_ACTIVITY_POLLERS and
 	// OMNI_STICKY_CACHE_SIZE tune the workers (see worker.Tuning); 0 keeps
 	// the SDK's defaults.

@@ -43,7 +43,9 @@ type Progress struct {
 func CampaignControl(ctx workflow.Context, in Input) (Progress, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 24 * time.Hour,
-		HeartbeatTimeout:    time.Minute,
+		// The activity heartbeats as it goes, so that one whose worker died
+		// resumes elsewhere within seconds.
+		HeartbeatTimeout: 10 * time.Second,
 		Summary:             in.Action + " " + in.CampaignID,
 	})
 	var a *Activities
@@ -108,6 +110,7 @@ func (a *Activities) ControlJourneys(ctx context.Context, in Input) (Progress, e
 		g.SetLimit(a.Concurrency)
 		for _, id := range ids {
 			g.Go(func() error {
+				activity.RecordHeartbeat(ctx, cur)
 				err := a.apply(gctx, in, id)
 				switch {
 				case gone(err):

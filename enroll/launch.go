@@ -40,7 +40,9 @@ const (
 func Launch(ctx workflow.Context, in LaunchInput) (store.LaunchProgress, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 24 * time.Hour,
-		HeartbeatTimeout:    time.Minute,
+		// Batches heartbeat as they enroll, so that a batch whose worker
+		// died resumes elsewhere within seconds.
+		HeartbeatTimeout: 10 * time.Second,
 	})
 	var a *Activities
 	if workflow.GetVersion(ctx, launchInBatches, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
@@ -142,9 +144,13 @@ func (a *Activities) enroll(ctx context.Context, in LaunchInput, pages int) (Bat
 		if f := in.Audience.Filter; f != nil {
 			page = slices.DeleteFunc(page, func(c store.Customer) bool { return !f.Eval(c.Facts(), nil) })
 		}
+		// Enrolling a page takes seconds: heartbeat meanwhile with where
+		// the last page left the launch.
+		done := cursor{After: cur.After, Progress: cur.Progress.Clone()}
+		beat := func() { activity.RecordHeartbeat(ctx, done) }
 		cur.Progress.Audience += len(page) + skipped
 		cur.Progress.Skip("unknown_customer", skipped)
-		if err := a.enrollPage(ctx, in.LaunchID, c, page, &cur.Progress); err != nil {
+		if err := a.enrollPage(ctx, in.LaunchID, c, page, &cur.Progress, beat); err != nil {
 			return b(false), err
 		}
 		cur.After = last
@@ -182,7 +188,7 @@ func (a *Activities) page(ctx context.Context, all bool, listed []string, after 
 
 // enrollPage enrolls the customers with bounded concurrency; those the
 // launch enrolled before (this page, retried) count as enrolled.
-func (a *Activities) enrollPage(ctx context.Context, launchID string, c store.Campaign, customers []store.Customer, p *store.LaunchProgress) error {
+func (a *Activities) enrollPage(ctx context.Context, launchID string, c store.Campaign, customers []store.Customer, p *store.LaunchProgress, beat func()) error {
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.Concurrency)
@@ -192,6 +198,7 @@ func (a *Activities) enrollPage(ctx context.Context, launchID string, c store.Ca
 			if err != nil {
 				return err
 			}
+			beat()
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -125,21 +125,28 @@ func (s *Store) JourneySteps(ctx context.Context, campaignID string) (map[string
 // CampaignJourneys calls fn with each of a campaign's journeys, in
 // workflow id order, reading them as they stream from the database.
 func (s *Store) CampaignJourneys(ctx context.Context, campaignID string, fn func(Journey) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT `+journeyColumns+` FROM journeys WHERE campaign_id = $1 ORDER BY workflow_id`, campaignID)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		j, err := pgx.RowToStructByName[Journey](rows)
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// An export streams a million rows for as long as its reader
+		// takes; the default statement timeout is for everything else.
+		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = '15min'`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+journeyColumns+` FROM journeys WHERE campaign_id = $1 ORDER BY workflow_id`, campaignID)
 		if err != nil {
 			return err
 		}
-		if err := fn(j); err != nil {
-			return err
+		defer rows.Close()
+		for rows.Next() {
+			j, err := pgx.RowToStructByName[Journey](rows)
+			if err != nil {
+				return err
+			}
+			if err := fn(j); err != nil {
+				return err
+			}
 		}
-	}
-	return rows.Err()
+		return rows.Err()
+	})
 }
 
 // Journey returns one journey, or ErrNotFound.

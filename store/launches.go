@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,6 +46,12 @@ type LaunchProgress struct {
 	AlreadyEnrolled int
 	Skipped         int
 	SkippedReasons  map[string]int
+}
+
+// Clone is a copy that shares nothing with p.
+func (p LaunchProgress) Clone() LaunchProgress {
+	p.SkippedReasons = maps.Clone(p.SkippedReasons)
+	return p
 }
 
 // Skip counts n customers skipped for reason.

@@ -31,12 +31,16 @@ type Message struct {
 	Reason            string         `json:"reason,omitempty" db:"reason"`
 	CreatedAt         time.Time      `json:"created_at" db:"created_at"`
 	SentAt            *time.Time     `json:"sent_at,omitempty" db:"sent_at"`
+	// AttemptedAt is when the provider was last called for the pending
+	// message without a definite answer (see MarkAttempted).
+	AttemptedAt *time.Time `json:"attempted_at,omitempty" db:"attempted_at"`
 }
 
 const messageColumns = `id::text AS id, idempotency_key, journey_id, campaign_id, customer_id, step, channel,
 	coalesce(provider, '') AS provider, coalesce(provider_message_id, '') AS provider_message_id,
 	coalesce(recipient, '') AS recipient, coalesce(subject, '') AS subject, coalesce(body, '') AS body,
-	coalesce(template_id, '') AS template_id, template_data, coalesce(link, '') AS link, status, coalesce(reason, '') AS reason, created_at, sent_at`
+	coalesce(template_id, '') AS template_id, template_data, coalesce(link, '') AS link, status, coalesce(reason, '') AS reason, created_at, sent_at,
+	attempted_at`
 
 // SendChecks are what a message must pass when it is recorded for sending.
 type SendChecks struct {
@@ -49,16 +53,20 @@ type SendChecks struct {
 }
 
 // RecordMessage stores m under its idempotency key, unless a message with
-// that key exists already; either way it returns the stored message (and
-// records the journey's progress if it is no longer pending). A
+// that key exists already; either way it returns the stored message, and
+// whether this call stored it (and records the journey's progress if it is
+// no longer pending). A pending m with AttemptedAt set is stored as
+// attempted now: its provider is called right after. A
 // pending message must pass the checks first: the customer's row is locked
 // while they run, so two sends to one customer cannot both pass the
 // frequency cap, and a suppression committed before cannot be missed. A
 // message that is not pending also records the journey's progress, in the
 // same transaction.
-func (s *Store) RecordMessage(ctx context.Context, m Message, p journey.Progress, checks SendChecks) (Message, error) {
+func (s *Store) RecordMessage(ctx context.Context, m Message, p journey.Progress, checks SendChecks) (Message, bool, error) {
 	var stored Message
+	var created bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		created = false
 		rows, _ := tx.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1`, m.IdempotencyKey)
 		var err error
 		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != ErrNotFound {
@@ -81,18 +89,35 @@ func (s *Store) RecordMessage(ctx context.Context, m Message, p journey.Progress
 		}
 		rows, _ = tx.Query(ctx, `
 INSERT INTO messages (idempotency_key, journey_id, campaign_id, customer_id, step, channel, provider,
-	recipient, subject, body, status, reason, template_id, template_data, link)
+	recipient, subject, body, status, reason, template_id, template_data, link, attempted_at)
 VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), nullif($9, ''), nullif($10, ''), $11, nullif($12, ''),
-	nullif($13, ''), $14, nullif($15, ''))
+	nullif($13, ''), $14, nullif($15, ''), CASE WHEN $16 AND $11 = 'pending' THEN now() END)
 RETURNING `+messageColumns,
 			m.IdempotencyKey, m.JourneyID, m.CampaignID, m.CustomerID, m.Step, m.Channel, m.Provider,
-			m.Recipient, m.Subject, m.Body, status, reason, m.TemplateID, m.TemplateData, m.Link)
-		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != nil || stored.Status == journey.MessagePending {
+			m.Recipient, m.Subject, m.Body, status, reason, m.TemplateID, m.TemplateData, m.Link, m.AttemptedAt != nil)
+		if stored, err = collectOne(rows, pgx.RowToStructByName[Message]); err != nil {
 			return err
+		}
+		created = true
+		if stored.Status == journey.MessagePending {
+			return nil
 		}
 		return recordProgress(ctx, tx, m.JourneyID, p)
 	})
-	return stored, err
+	return stored, created, err
+}
+
+// MarkAttempted marks a pending message as about to reach its provider.
+func (s *Store) MarkAttempted(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE messages SET attempted_at = now() WHERE id = $1 AND status = 'pending'`, id)
+	return err
+}
+
+// ClearAttempt records that the provider answered it does not have the
+// message (it refused it, or asked us to come back later).
+func (s *Store) ClearAttempt(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE messages SET attempted_at = NULL WHERE id = $1 AND status = 'pending'`, id)
+	return err
 }
 
 // refusal is why the checks refuse a send now ("" when they pass).

@@ -7,7 +7,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,12 +31,20 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
+// DefaultStatementTimeout bounds a statement unless the database URL sets
+// statement_timeout itself: a statement stuck behind a lock or on a sick
+// server fails, and its caller retries, instead of holding a connection.
+const DefaultStatementTimeout = "30s"
+
 // Open connects to the database at url, creating the database first if the
 // server has none of that name.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !set {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = DefaultStatementTimeout
 	}
 	if err := ensureDatabase(ctx, cfg.ConnConfig); err != nil {
 		return nil, err
@@ -45,6 +58,48 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, err
 	}
 	return &Store{pool: pool}, nil
+}
+
+// OpenWaiting is Open for a process that starts while the database is
+// down: it tries again, every few seconds, until the database answers or
+// ctx ends, and logs each failure once.
+func OpenWaiting(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		s, err := Open(ctx, url)
+		if err == nil || !Unavailable(err) {
+			return s, err
+		}
+		logger.Warn("waiting for PostgreSQL", "error", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Unavailable says err means the database did not answer (down, refusing
+// connections, a connection cut, overloaded, the statement timeout): the
+// same call may succeed later.
+func Unavailable(err error) bool {
+	var noServer *NoServerError
+	var connect *pgconn.ConnectError
+	var netErr net.Error
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &noServer), errors.As(err, &connect), errors.As(err, &netErr),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), pgconn.Timeout(err),
+		errors.Is(err, context.DeadlineExceeded):
+		return true
+	case errors.As(err, &pgErr):
+		// connection exceptions, shutting down, too many connections,
+		// statement timeout
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
+			pgErr.Code == "57P03" || pgErr.Code == "53300" || pgErr.Code == "57014"
+	}
+	return false
 }
 
 // NoServerError says no PostgreSQL answers, and what to do about it.

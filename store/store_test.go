@@ -119,14 +119,14 @@ func TestMessagesAreRecordedOncePerKey(t *testing.T) {
 	}
 	m := store.Message{IdempotencyKey: "journey:spring:c1/email-1/1", JourneyID: j.WorkflowID, CampaignID: "spring",
 		CustomerID: "c1", Step: "email-1", Channel: "email", Provider: "sandbox", Status: journey.MessagePending, Subject: "Hi"}
-	first, err := s.RecordMessage(ctx, m, journey.Progress{Step: "wait-1"}, store.SendChecks{})
+	first, _, err := s.RecordMessage(ctx, m, journey.Progress{Step: "wait-1"}, store.SendChecks{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.MarkSent(ctx, first.ID, "sb-1", journey.Progress{Step: "wait-1", Variant: "B"}); err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.RecordMessage(ctx, m, journey.Progress{Step: "wait-1"}, store.SendChecks{})
+	again, _, err := s.RecordMessage(ctx, m, journey.Progress{Step: "wait-1"}, store.SendChecks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestFrequencyCapIsAtomicUnderConcurrentSends(t *testing.T) {
 	for i := range sends {
 		wg.Go(func() {
 			<-start
-			m, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: fmt.Sprint("k", i), JourneyID: fmt.Sprint("j", i),
+			m, _, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: fmt.Sprint("k", i), JourneyID: fmt.Sprint("j", i),
 				CampaignID: "promo", CustomerID: "c1", Step: "s", Channel: "email", Status: journey.MessagePending},
 				journey.Progress{}, store.SendChecks{CapMax: max, CapPer: time.Hour})
 			if err != nil {
@@ -226,7 +226,7 @@ func TestASuppressionRefusesSendsUntilItExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	send := func(key string) store.Message {
-		m, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: key, JourneyID: "j", CampaignID: "shoes", CustomerID: "c1",
+		m, _, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: key, JourneyID: "j", CampaignID: "shoes", CustomerID: "c1",
 			Step: "s", Channel: "email", Status: journey.MessagePending}, journey.Progress{}, store.SendChecks{OfferID: "SHOE"})
 		if err != nil {
 			t.Fatal(err)

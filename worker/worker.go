@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -63,6 +65,12 @@ type Options struct {
 	// sends in flight per channel.
 	Rates           map[string]float64
 	SendConcurrency int
+	// ConfirmWindow is how long a send that may have reached its provider
+	// waits for its webhook (activities.Activities.ConfirmWindow).
+	ConfirmWindow time.Duration
+	// StopTimeout is how long Stop lets in-flight activities (sends)
+	// finish before it cancels them.
+	StopTimeout time.Duration
 	// PageSize and Concurrency are how launches and controls page through
 	// customers and journeys, and how many starts or signals they have in
 	// flight.
@@ -80,8 +88,10 @@ func New(d Deps, o Options) Workers {
 	if o.Tuning.StickyCacheSize > 0 {
 		sdkworker.SetStickyWorkflowCacheSize(o.Tuning.StickyCacheSize)
 	}
-	acts := &activities.Activities{Store: d.Store, Senders: d.Senders}
-	w := sdkworker.New(d.Temporal, o.TaskQueue, o.Tuning.options())
+	acts := &activities.Activities{Store: d.Store, Senders: d.Senders, ConfirmWindow: o.ConfirmWindow}
+	wo := o.Tuning.options()
+	wo.WorkerStopTimeout = o.StopTimeout
+	w := sdkworker.New(d.Temporal, o.TaskQueue, wo)
 	w.RegisterWorkflow(workflows.Journey)
 	w.RegisterWorkflow(enroll.Launch)
 	w.RegisterWorkflow(control.CampaignControl)
@@ -92,7 +102,7 @@ func New(d Deps, o Options) Workers {
 	w.RegisterActivity(&control.Activities{Store: d.Store, Temporal: d.Temporal, PageSize: o.PageSize, Concurrency: o.Concurrency})
 	ws := Workers{w}
 	for _, ch := range campaign.Channels {
-		co := o.Tuning.options()
+		co := wo
 		co.TaskQueueActivitiesPerSecond, co.MaxConcurrentActivityExecutionSize = o.Rates[ch], o.SendConcurrency
 		cw := sdkworker.New(d.Temporal, workflows.ChannelTaskQueue(o.TaskQueue, ch), co)
 		cw.RegisterActivityWithOptions(acts.Deliver, activity.RegisterOptions{Name: journey.Deliver})
@@ -114,11 +124,14 @@ func (ws Workers) Start() error {
 	return nil
 }
 
-// Stop stops the workers.
+// Stop stops the workers: they stop polling at once, and let the
+// activities in flight finish for up to Options.StopTimeout.
 func (ws Workers) Stop() {
+	var wg sync.WaitGroup
 	for _, w := range ws {
-		w.Stop()
+		wg.Go(w.Stop)
 	}
+	wg.Wait()
 }
 
 // EnsureSearchAttributes registers the search attributes journeys set, so a

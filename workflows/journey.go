@@ -379,11 +379,13 @@ func (j *interpreter) exitAfter(step campaign.Step) *campaign.Exit {
 }
 
 // sendOptions run a send on taskQueue, retried for a day; every retry
-// finds the message recorded and never sends it twice.
+// finds the message recorded and never sends it twice. An attempt lasts
+// at most 15 seconds (providers answer in well under a second), so that a
+// send whose worker died is retried seconds later, not a minute.
 func sendOptions(ctx workflow.Context, taskQueue, summary string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              taskQueue,
-		StartToCloseTimeout:    time.Minute,
+		StartToCloseTimeout:    15 * time.Second,
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy:            sendRetry,
 		Summary:                summary,
@@ -509,9 +511,12 @@ func (j *interpreter) delay(ctx workflow.Context, name string, step campaign.Ste
 	return step.Next, nil
 }
 
+// localOptions run the journey's bookkeeping in the read model: retried
+// until the database answers, however long it is down, so that no journey
+// fails because of an outage; the UI shows the pending local activity.
 var localOptions = workflow.LocalActivityOptions{
-	StartToCloseTimeout:    10 * time.Second,
-	ScheduleToCloseTimeout: time.Hour,
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 }
 
 // coupon issues the customer's coupon for the campaign's offer (a local

@@ -42,6 +42,10 @@ func (s *Sender) Provider() string { return provider }
 
 const provider = "sendgrid"
 
+// ConfirmsByWebhook implements channels.WebhookConfirmed: the Event
+// Webhook's processed event names our message id.
+func (s *Sender) ConfirmsByWebhook() {}
+
 // Send implements channels.Sender: one Mail Send request per message, so
 // that SendGrid's answer is about this message alone.
 func (s *Sender) Send(ctx context.Context, m channels.Message) (string, error) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,13 +56,8 @@ func (s *Sender) Send(ctx context.Context, m channels.Message) (string, error) {
 	if s.StatusCallback != "" {
 		params.SetStatusCallback(s.StatusCallback + "?" + MessageIDParam + "=" + url.QueryEscape(m.ID))
 	}
-	// twilio-go takes no context and drops response headers from its
-	// errors: a per-call transport carries the activity's context and
-	// keeps Retry-After.
-	rt := &callTransport{ctx: ctx, base: s.BaseURL, next: s.Transport}
-	c := &client.Client{Credentials: client.NewCredentials(s.AccountSID, s.AuthToken), HTTPClient: &http.Client{Transport: rt}}
-	c.SetAccountSid(s.AccountSID)
-	sent, err := twiliogo.NewRestClientWithParams(twiliogo.ClientParams{Client: c}).Api.CreateMessage(params)
+	api, rt := s.api(ctx)
+	sent, err := api.CreateMessage(params)
 	var rest *client.TwilioRestError
 	switch {
 	case errors.As(err, &rest):
@@ -77,6 +73,40 @@ func (s *Sender) Send(ctx context.Context, m channels.Message) (string, error) {
 		return "", nil // accepted all the same: sending again would duplicate it
 	}
 	return *sent.Sid, nil
+}
+
+// Lookup implements channels.Looker: Twilio's Messages resource lists the
+// recipient's messages, newest first; ours is the one with our body (which
+// Twilio may extend, with opt-out text say) created at since or later.
+func (s *Sender) Lookup(ctx context.Context, m channels.Message, since time.Time) (string, bool, error) {
+	params := &openapi.ListMessageParams{}
+	params.SetTo(m.To)
+	params.SetPageSize(20)
+	params.SetLimit(20)
+	api, _ := s.api(ctx)
+	list, err := api.ListMessage(params)
+	if err != nil {
+		return "", false, err
+	}
+	for _, msg := range list {
+		if msg.Sid == nil || msg.Body == nil || msg.DateCreated == nil || !strings.HasPrefix(*msg.Body, m.Body) {
+			continue
+		}
+		if created, err := time.Parse(time.RFC1123Z, *msg.DateCreated); err == nil && !created.Before(since.Truncate(time.Second)) {
+			return *msg.Sid, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// api is a Twilio client for one call. twilio-go takes no context and
+// drops response headers from its errors: the call's transport carries the
+// context and keeps Retry-After.
+func (s *Sender) api(ctx context.Context) (*openapi.ApiService, *callTransport) {
+	rt := &callTransport{ctx: ctx, base: s.BaseURL, next: s.Transport}
+	c := &client.Client{Credentials: client.NewCredentials(s.AccountSID, s.AuthToken), HTTPClient: &http.Client{Transport: rt}}
+	c.SetAccountSid(s.AccountSID)
+	return twiliogo.NewRestClientWithParams(twiliogo.ClientParams{Client: c}).Api, rt
 }
 
 type callTransport struct {

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,28 +21,17 @@ import (
 // message is recorded but not yet accepted by SendGrid, starts a new
 // worker, and checks that SendGrid received the message exactly once.
 func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "omni")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := build(t)
 	st, dbURL := storetest.New(t)
 	temporal := testenv.DevServer(t)
 	tc := temporal.Client()
 	sg := sendgridtest.New(t)
 	const taskQueue = "omni-crash"
-	startWorker := func() *exec.Cmd {
-		cmd := exec.Command(bin, "worker")
-		cmd.Env = append(os.Environ(), "OMNI_METRICS_ADDR=127.0.0.1:0", "DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+temporal.FrontendHostPort(),
-			"OMNI_TASK_QUEUE="+taskQueue, "SENDGRID_API_KEY="+sg.APIKey, "SENDGRID_API_URL="+sg.URL,
-			"SENDGRID_FROM=Shop <news@shop.example>", "LOG_LEVEL=warn")
-		cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		return cmd
+	startWorker := func() *proc {
+		return startProc(t, bin, []string{"OMNI_METRICS_ADDR=127.0.0.1:0", "DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporal.FrontendHostPort(),
+			"OMNI_TASK_QUEUE=" + taskQueue, "SENDGRID_API_KEY=" + sg.APIKey, "SENDGRID_API_URL=" + sg.URL,
+			"SENDGRID_FROM=Shop <news@shop.example>", "LOG_LEVEL=warn"}, "worker")
 	}
-
 	ctx := context.Background()
 	email := "ada@example.com"
 	if _, err := st.UpsertCustomers(ctx, []store.CustomerPatch{{ID: "ada", Email: &email}}); err != nil {
@@ -84,10 +70,10 @@ func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
 		}
 		return false
 	})
-	if err := first.Process.Kill(); err != nil {
+	if err := first.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = first.Wait()
+	_ = first.wait(t, 10*time.Second)
 	ms := storetest.JourneyMessages(t, st, id)
 	if len(ms) != 1 || ms[0].Status != journey.MessagePending || len(sg.Accepted()) != 0 {
 		t.Fatalf("at the kill: messages %+v, %d accepted", ms, len(sg.Accepted()))

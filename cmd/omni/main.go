@@ -85,7 +85,7 @@ func main() {
 }
 
 func migrate(ctx context.Context, cfg config.Config) error {
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := store.OpenWaiting(ctx, cfg.DatabaseURL, slog.Default())
 	if err != nil {
 		return err
 	}
@@ -95,6 +95,24 @@ func migrate(ctx context.Context, cfg config.Config) error {
 	}
 	slog.Info("database migrated", "database", redact(cfg.DatabaseURL))
 	return nil
+}
+
+// dialWaiting connects to Temporal, trying again every few seconds while
+// the server does not answer (a process started with, or before, its
+// server), until ctx ends.
+func dialWaiting(ctx context.Context, o client.Options, logger *slog.Logger) (client.Client, error) {
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		tc, err := client.DialContext(ctx, o)
+		if err == nil {
+			return tc, nil
+		}
+		logger.Warn("waiting for Temporal", "address", o.HostPort, "error", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // process is what every runner of a process shares.
@@ -114,7 +132,7 @@ type runner func(*process, context.Context) error
 // serve connects to PostgreSQL and Temporal and runs the runners side by
 // side; when one fails, the others stop.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runners ...runner) error {
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := store.OpenWaiting(ctx, cfg.DatabaseURL, logger)
 	if err != nil {
 		return err
 	}
@@ -122,12 +140,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runners 
 	m := metrics.New()
 	temporalMetrics, closer := m.Temporal(logger)
 	defer closer.Close()
-	tc, err := client.DialContext(ctx, client.Options{
+	tc, err := dialWaiting(ctx, client.Options{
 		HostPort:       cfg.TemporalAddress,
 		Namespace:      cfg.TemporalNamespace,
 		Logger:         log.NewStructuredLogger(logger.With("component", "temporal")),
 		MetricsHandler: temporalMetrics,
-	})
+	}, logger)
 	if err != nil {
 		return fmt.Errorf("no Temporal server answers at %s (%w); `make run` starts a dev server, or set TEMPORAL_ADDRESS", cfg.TemporalAddress, err)
 	}
@@ -156,6 +174,7 @@ func (p *process) runWorker(ctx context.Context) error {
 		TaskQueue: p.cfg.TaskQueue,
 		Tuning:    worker.Tuning{WorkflowPollers: p.cfg.WorkflowPollers, ActivityPollers: p.cfg.ActivityPollers, StickyCacheSize: p.cfg.StickyCacheSize},
 		Rates:     map[string]float64{}, SendConcurrency: p.cfg.SendConcurrency,
+		ConfirmWindow: p.cfg.SendConfirmWindow, StopTimeout: p.cfg.ShutdownTimeout,
 		PageSize: p.cfg.LaunchPageSize, Concurrency: p.cfg.LaunchConcurrency,
 	}
 	for ch, prov := range provs {
@@ -206,7 +225,7 @@ func (p *process) runMetrics(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", p.metrics.Handler())
 	p.logger.Info("metrics listening", "addr", p.cfg.MetricsAddr)
-	return listen(ctx, "metrics", &http.Server{Addr: p.cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second})
+	return listen(ctx, "metrics", &http.Server{Addr: p.cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}, time.Second)
 }
 
 // runAPI serves the HTTP API.
@@ -226,7 +245,7 @@ func (p *process) runAPI(ctx context.Context) error {
 		Responses: &responses.Recorder{Store: p.store, Temporal: p.temporal}, Webhooks: hooks, Metrics: p.metrics, Logger: p.logger}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second}
 	p.logger.Info("api listening", "addr", p.cfg.HTTPAddr)
-	return listen(ctx, "api", srv)
+	return listen(ctx, "api", srv, p.cfg.ShutdownTimeout)
 }
 
 // runDemo loads the demo (unless OMNI_DEMO=0) and says where things are.
@@ -241,8 +260,8 @@ func (p *process) runDemo(ctx context.Context) error {
 }
 
 // listen serves srv until ctx ends, then lets in-flight requests finish
-// for up to 10 seconds.
-func listen(ctx context.Context, name string, srv *http.Server) error {
+// for up to grace.
+func listen(ctx context.Context, name string, srv *http.Server, grace time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	select {
@@ -250,7 +269,7 @@ func listen(ctx context.Context, name string, srv *http.Server) error {
 		return fmt.Errorf("%s: %w", name, err)
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	return srv.Shutdown(shutdown)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -87,6 +88,9 @@ type Env struct {
 	// StopWorkers stops the env's workers, as a worker that died leaves the
 	// journeys, and returns a function that starts new ones.
 	StopWorkers func() (restart func())
+	// Database is the proxy between the env and PostgreSQL, with
+	// Options.DatabaseProxy.
+	Database *Proxy
 }
 
 // Start brings up an Env with sandbox channels for the test and stops it
@@ -102,14 +106,22 @@ type Options struct {
 	Senders map[string]channels.Sender
 	// Rates cap each channel's sends per second (none when absent).
 	Rates map[string]float64
+	// DatabaseProxy puts a proxy (Env.Database) between the env and
+	// PostgreSQL, for tests that cut the database away.
+	DatabaseProxy bool
 }
 
 // StartWith brings up an Env with opts.
 func StartWith(t testing.TB, opts Options) *Env {
 	t.Helper()
-	st, _ := storetest.New(t)
+	st, url := storetest.New(t)
+	var db *Proxy
+	if opts.DatabaseProxy {
+		st, db = proxied(t, url)
+	}
 	tc := Temporal(t)
 	e := &Env{
+		Database:  db,
 		Store:     st,
 		Temporal:  tc,
 		Enroller:  &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: TaskQueue, DefaultTimezone: "UTC"},
@@ -134,4 +146,21 @@ func StartWith(t testing.TB, opts Options) *Env {
 		return func() { running = start() }
 	}
 	return e
+}
+
+// proxied opens a store on the database at url through a proxy of its own.
+func proxied(t testing.TB, url string) (*store.Store, *Proxy) {
+	t.Helper()
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewProxy(t, u.Host)
+	u.Host = p.Addr()
+	st, err := store.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st, p
 }
