@@ -46,7 +46,7 @@ func CampaignControl(ctx workflow.Context, in Input) (Progress, error) {
 		// The activity heartbeats as it goes, so that one whose worker died
 		// resumes elsewhere within seconds.
 		HeartbeatTimeout: 10 * time.Second,
-		Summary:             in.Action + " " + in.CampaignID,
+		Summary:          in.Action + " " + in.CampaignID,
 	})
 	var a *Activities
 	var p Progress
