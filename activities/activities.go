@@ -23,6 +23,8 @@ import (
 type Activities struct {
 	Store   *store.Store
 	Senders map[string]channels.Sender
+	// LinkSchemes are the app schemes push links may use besides https.
+	LinkSchemes campaign.LinkSchemes
 }
 
 func result(m store.Message) journey.DeliverResult {
@@ -43,7 +45,7 @@ func (a *Activities) prepare(ctx context.Context, in journey.DeliverInput) (stor
 	if err != nil {
 		return store.Message{}, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
 	}
-	msg := message.Compose(c, in.Send, in.Data, in.Coupon)
+	msg := message.Compose(c, in.Send, in.Data, in.Coupon, a.LinkSchemes)
 	sender, ok := a.Senders[msg.Channel]
 	if !ok {
 		return store.Message{}, temporal.NewNonRetryableApplicationError("no sender for channel "+msg.Channel, "NoSender", nil)

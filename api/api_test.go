@@ -32,11 +32,18 @@ func start(t *testing.T) (*client, *testenv.Env) {
 }
 
 func startWith(t *testing.T, hooks api.Webhooks) (*client, *testenv.Env) {
+	return startServer(t, func(s *api.Server) { s.Webhooks = hooks })
+}
+
+// startServer starts the API with what configure sets beyond the env.
+func startServer(t *testing.T, configure func(*api.Server)) (*client, *testenv.Env) {
 	env := testenv.Start(t)
-	srv := httptest.NewServer((&api.Server{
+	s := &api.Server{
 		Store: env.Store, Temporal: env.Temporal, Enroller: env.Enroller, Responses: env.Responses,
-		Webhooks: hooks, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}).Handler())
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	configure(s)
+	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &client{t: t, base: srv.URL}, env
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/workflows"
@@ -43,10 +44,13 @@ type Enrollment struct {
 }
 
 // Why a customer is not enrolled: they rejected the campaign's offer
-// lately, or the campaign was cancelled.
+// lately, the campaign was cancelled, or the customer's id, stored before
+// ids were checked, breaks campaign.CustomerID (Temporal would refuse the
+// journey's workflow id, and every retry with it).
 const (
-	SkippedSuppressed = "suppressed"
-	SkippedCancelled  = "campaign_cancelled"
+	SkippedSuppressed        = "suppressed"
+	SkippedCancelled         = "campaign_cancelled"
+	SkippedInvalidCustomerID = "invalid_customer_id"
 )
 
 // Enroll starts the customer's journey through campaign c, unless one was
@@ -56,6 +60,9 @@ const (
 func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.CustomerRef, data map[string]any) (Enrollment, error) {
 	customerID := customer.ID
 	id := journey.ID(c.ID, customerID)
+	if !campaign.CustomerID.Valid(customerID) {
+		return Enrollment{WorkflowID: id, Version: c.Version, Skipped: SkippedInvalidCustomerID}, nil
+	}
 	input := workflows.JourneyInput{
 		CampaignID: c.ID, Version: c.Version, CustomerID: customerID, Definition: c.Definition,
 		Timezone: cmp.Or(customer.Timezone, e.DefaultTimezone), Data: data,

@@ -68,6 +68,8 @@ type Options struct {
 	// flight.
 	PageSize    int
 	Concurrency int
+	// LinkSchemes are the app schemes push links may use besides https.
+	LinkSchemes campaign.LinkSchemes
 }
 
 // Workers are the workers of one process: journeys, launches and campaign
@@ -80,7 +82,7 @@ func New(d Deps, o Options) Workers {
 	if o.Tuning.StickyCacheSize > 0 {
 		sdkworker.SetStickyWorkflowCacheSize(o.Tuning.StickyCacheSize)
 	}
-	acts := &activities.Activities{Store: d.Store, Senders: d.Senders}
+	acts := &activities.Activities{Store: d.Store, Senders: d.Senders, LinkSchemes: o.LinkSchemes}
 	w := sdkworker.New(d.Temporal, o.TaskQueue, o.Tuning.options())
 	w.RegisterWorkflow(workflows.Journey)
 	w.RegisterWorkflow(enroll.Launch)
