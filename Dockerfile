@@ -1,4 +1,6 @@
-# omni: one binary, run as `omni worker`, `omni api` or `omni migrate`.
+# omni: one binary, run as `omni api` (the default), `omni worker` or
+# `omni migrate`. Never `omni dev` in a container: it loads demo customers
+# and takes provider webhooks unverified.
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -10,4 +12,4 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/omni /omni
 EXPOSE 8080
 ENTRYPOINT ["/omni"]
-CMD ["dev"]
+CMD ["api"]

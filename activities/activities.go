@@ -29,6 +29,8 @@ type Activities struct {
 	// where the provider confirms by webhook (channels.WebhookConfirmed);
 	// 0 sends again at once.
 	ConfirmWindow time.Duration
+	// LinkSchemes are the app schemes push links may use besides https.
+	LinkSchemes campaign.LinkSchemes
 }
 
 func result(m store.Message) journey.DeliverResult {
@@ -52,7 +54,7 @@ func (a *Activities) prepare(ctx context.Context, in journey.DeliverInput, attem
 	if err != nil {
 		return store.Message{}, false, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
 	}
-	msg := message.Compose(c, in.Send, in.Data, in.Coupon)
+	msg := message.Compose(c, in.Send, in.Data, in.Coupon, a.LinkSchemes)
 	sender, ok := a.Senders[msg.Channel]
 	if !ok {
 		return store.Message{}, false, temporal.NewNonRetryableApplicationError("no sender for channel "+msg.Channel, "NoSender", nil)

@@ -32,16 +32,25 @@ func start(t *testing.T) (*client, *testenv.Env) {
 }
 
 func startWith(t *testing.T, hooks api.Webhooks) (*client, *testenv.Env) {
-	env := testenv.Start(t)
-	return serve(t, env, hooks), env
+	return startServer(t, func(s *api.Server) { s.Webhooks = hooks })
 }
 
-// serve starts the API on env.
-func serve(t *testing.T, env *testenv.Env, hooks api.Webhooks) *client {
-	srv := httptest.NewServer((&api.Server{
+// startServer starts the API with what configure sets beyond the env.
+func startServer(t *testing.T, configure func(*api.Server)) (*client, *testenv.Env) {
+	env := testenv.Start(t)
+	return serve(t, env, configure), env
+}
+
+// serve starts the API on env, with what configure (if any) sets.
+func serve(t *testing.T, env *testenv.Env, configure func(*api.Server)) *client {
+	s := &api.Server{
 		Store: env.Store, Temporal: env.Temporal, Enroller: env.Enroller, Responses: env.Responses,
-		Webhooks: hooks, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}).Handler())
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if configure != nil {
+		configure(s)
+	}
+	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &client{t: t, base: srv.URL}
 }

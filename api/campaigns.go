@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -27,6 +26,9 @@ func (s *Server) createCampaign(c echo.Context) error {
 		return err
 	}
 	def, problems := campaign.Parse(body)
+	if def != nil {
+		problems = s.LinkSchemes.Check(def)
+	}
 	if len(problems) > 0 {
 		return invalid("invalid_campaign", "the campaign definition is not valid; nothing was saved", problems...)
 	}
@@ -144,12 +146,16 @@ func (s *Server) launchCampaign(c echo.Context) error {
 			return invalid("invalid_request", "the audience filter is invalid", ps...)
 		}
 	}
+	var ps campaign.Problems
+	for i, id := range a.CustomerIDs {
+		campaign.CustomerID.Check(&ps, campaign.Index("audience.customer_ids", i), id)
+	}
+	if len(ps) > 0 {
+		return invalid("invalid_request", "the audience lists ids that cannot be customers'", ps...)
+	}
 	seen := map[string]bool{}
 	ids := a.CustomerIDs[:0]
-	for i, id := range a.CustomerIDs {
-		if strings.TrimSpace(id) == "" {
-			return invalid("invalid_request", "empty customer id", campaign.Problem{Path: campaign.Index("audience.customer_ids", i), Message: "empty"})
-		}
+	for _, id := range a.CustomerIDs {
 		if !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
@@ -175,6 +181,18 @@ type enrollRequest struct {
 	Data       map[string]any `json:"data,omitempty"`
 }
 
+// checkEnrolment checks the customer id and data of an enrolment or a
+// preview of one.
+func checkEnrolment(customerID string, data map[string]any) error {
+	var ps campaign.Problems
+	campaign.CustomerID.Check(&ps, "customer_id", customerID)
+	campaign.CheckData(&ps, "data", data)
+	if len(ps) > 0 {
+		return invalid("invalid_request", "the enrolment is not valid", ps...)
+	}
+	return nil
+}
+
 // enrollCustomer starts one customer's journey now: 201 when it started,
 // 200 when the customer was already enrolled.
 func (s *Server) enrollCustomer(c echo.Context) error {
@@ -182,8 +200,8 @@ func (s *Server) enrollCustomer(c echo.Context) error {
 	if err := readJSON(c, &req); err != nil {
 		return err
 	}
-	if req.CustomerID == "" {
-		return invalid("invalid_request", "customer_id is required", campaign.Problem{Path: "customer_id", Message: "required"})
+	if err := checkEnrolment(req.CustomerID, req.Data); err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	stored, err := s.campaign(c.Request().Context(), c.Param("id"))
@@ -237,8 +255,8 @@ func (s *Server) previewCampaign(c echo.Context) error {
 	if err := readJSON(c, &req); err != nil {
 		return err
 	}
-	if req.CustomerID == "" {
-		return invalid("invalid_request", "customer_id is required", campaign.Problem{Path: "customer_id", Message: "required"})
+	if err := checkEnrolment(req.CustomerID, req.Data); err != nil {
+		return err
 	}
 	stored, err := s.campaignVersion(c)
 	if err != nil {
@@ -251,7 +269,7 @@ func (s *Server) previewCampaign(c echo.Context) error {
 	messages := []PreviewMessage{}
 	for _, name := range stored.Definition.StepOrder() {
 		if send := stored.Definition.Steps[name].Send; send != nil {
-			messages = append(messages, PreviewMessage{Step: name, Composition: message.Compose(customer, *send, req.Data, previewCoupon)})
+			messages = append(messages, PreviewMessage{Step: name, Composition: message.Compose(customer, *send, req.Data, previewCoupon, s.LinkSchemes)})
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{

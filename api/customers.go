@@ -75,12 +75,7 @@ func validateCustomer(path string, c store.CustomerPatch) campaign.Problems {
 	add := func(field, msg string) {
 		ps = append(ps, campaign.Problem{Path: campaign.Join(path, field), Message: msg})
 	}
-	switch {
-	case strings.TrimSpace(c.ID) == "":
-		add("id", "required")
-	case len(c.ID) > 200:
-		add("id", "at most 200 characters")
-	}
+	campaign.CustomerID.Check(&ps, campaign.Join(path, "id"), c.ID)
 	if v := deref(c.Email); v != "" {
 		if a, err := mail.ParseAddress(v); err != nil || a.Address != v {
 			add("email", "not an email address")

@@ -33,7 +33,7 @@ type inboundCase func(c *client, s subject, unknown bool) string
 // through the one recorder: the same cases give the same outcomes,
 // whichever source reports them.
 func TestEveryInboundSourceAppliesTheSameRules(t *testing.T) {
-	c, _ := start(t)
+	c, _ := startWith(t, unverified)
 	c.must(201, "POST", "/v1/campaigns", inboundCampaign)
 
 	tally := func(out map[string]any) string {

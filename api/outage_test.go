@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-orchestrator/omni/api"
 	"github.com/omni-orchestrator/omni/internal/testenv"
 )
 
@@ -16,7 +15,7 @@ import (
 // posted again counts, the delayed email goes out once, no journey fails.
 func TestAPostgreSQLOutageAnswers503AndLosesNothing(t *testing.T) {
 	env := testenv.StartWith(t, testenv.Options{DatabaseProxy: true})
-	c := serve(t, env, api.Webhooks{})
+	c := serve(t, env, nil)
 	c.must(200, "POST", "/v1/customers", `[{"id": "ada", "email": "ada@example.com", "push_token": "tok-ada"},
 		{"id": "bob", "email": "bob@example.com"}]`)
 	c.must(201, "POST", "/v1/campaigns", `{"id": "outage", "start_at": "email-1", "steps": {

@@ -31,11 +31,13 @@ type responseRequest struct {
 func (r responseRequest) validate() campaign.Problems {
 	var ps campaign.Problems
 	add := func(path, msg string) { ps = append(ps, campaign.Problem{Path: path, Message: msg}) }
-	if strings.TrimSpace(r.EventID) == "" || len(r.EventID) > 200 {
-		add("event_id", "required, at most 200 characters")
+	campaign.EventID.Check(&ps, "event_id", r.EventID)
+	campaign.CustomerID.Check(&ps, "customer_id", r.CustomerID)
+	if r.CampaignID != "" {
+		campaign.CampaignID.Check(&ps, "campaign_id", r.CampaignID)
 	}
-	if r.CustomerID == "" {
-		add("customer_id", "required")
+	if r.OfferID != "" {
+		campaign.OfferID.Check(&ps, "offer_id", r.OfferID)
 	}
 	if !channelName.MatchString(r.Channel) {
 		add("channel", "required: a lower-case name such as email, sms, push, app, shop or contact_center")

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
 
+	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels/twilio"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/journey"
@@ -35,6 +36,8 @@ type Server struct {
 	Enroller  *enroll.Enroller
 	Responses *responses.Recorder
 	Webhooks  Webhooks
+	// LinkSchemes are the app schemes push links may use besides https.
+	LinkSchemes campaign.LinkSchemes
 	// Metrics is the process's registry, served at /metrics; without one
 	// the API serves its own (requests and runtime only).
 	Metrics *metrics.Metrics
@@ -71,6 +74,7 @@ func (s *Server) Handler() *echo.Echo {
 			return nil
 		},
 	}))
+	e.Use(cleanInput)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -105,17 +109,23 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 only when PostgreSQL and Temporal both answer.
+// readyz answers 200 only when PostgreSQL and Temporal both answer. A
+// dependency that does not answer is "unavailable": its error, which can
+// name hosts, users and databases, goes to the log, not to whoever asks.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 	defer cancel()
 	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
 	status := http.StatusOK
+	down := func(dependency string, err error) {
+		s.Logger.WarnContext(ctx, "not ready", "dependency", dependency, "error", err)
+		checks[dependency], status = "unavailable", http.StatusServiceUnavailable
+	}
 	if err := s.Store.Ping(ctx); err != nil {
-		checks["postgres"], status = err.Error(), http.StatusServiceUnavailable
+		down("postgres", err)
 	}
 	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], status = err.Error(), http.StatusServiceUnavailable
+		down("temporal", err)
 	}
 	return c.JSON(status, map[string]any{"status": http.StatusText(status), "checks": checks})
 }

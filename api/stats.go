@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -81,6 +82,18 @@ func csvWriter(c echo.Context, file string) *csv.Writer {
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+file+`"`)
 	c.Response().WriteHeader(http.StatusOK)
 	return csv.NewWriter(c.Response())
+}
+
+// cell is a text value as a CSV cell. Spreadsheets run a cell that begins
+// with = + - @ (or a tab or carriage return before one) as a formula, and
+// customer ids, variant names and exit reasons come from outside: such a
+// cell gets a leading ' (OWASP's advice against CSV injection), so that it
+// is read as text.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func buildStats(id string, counters []store.Counter) Stats {
@@ -175,11 +188,17 @@ func (s *Server) getStatsCSV(c echo.Context) error {
 	w := csvWriter(c, id+"-stats.csv")
 	_ = w.Write([]string{"variant", "channel", "step", "metric", "count"})
 	for _, k := range counters {
-		_ = w.Write([]string{k.Variant, k.Channel, k.Step, k.Metric, strconv.FormatInt(k.N, 10)})
+		_ = w.Write([]string{cell(k.Variant), cell(k.Channel), cell(k.Step), cell(k.Metric), strconv.FormatInt(k.N, 10)})
 	}
 	w.Flush()
 	return w.Error()
 }
+
+// An export must write exportRowsPerDeadline rows within exportStall.
+const (
+	exportRowsPerDeadline = 1000
+	exportStall           = time.Minute
+)
 
 // getJourneysCSV streams a campaign's journeys as CSV.
 func (s *Server) getJourneysCSV(c echo.Context) error {
@@ -189,9 +208,19 @@ func (s *Server) getJourneysCSV(c echo.Context) error {
 	}
 	w := csvWriter(c, stored.ID+"-journeys.csv")
 	_ = w.Write([]string{"workflow_id", "customer_id", "version", "variant", "status", "current_step", "exit_reason", "started_at", "ended_at", "converted_at"})
+	// A campaign of a million journeys takes longer to stream than the
+	// server's write timeout allows a response: the export moves its
+	// deadline on while the client keeps taking rows, and a client that
+	// stalls is still cut off.
+	rc := http.NewResponseController(c.Response())
+	rows := 0
 	err = s.Store.CampaignJourneys(c.Request().Context(), stored.ID, func(j store.Journey) error {
-		return w.Write([]string{j.WorkflowID, j.CustomerID, strconv.Itoa(j.Version), j.Variant, j.Status, j.CurrentStep,
-			j.ExitReason, stamp(&j.StartedAt), stamp(j.EndedAt), stamp(j.ConvertedAt)})
+		if rows%exportRowsPerDeadline == 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(exportStall)) // unsupported only by test recorders
+		}
+		rows++
+		return w.Write([]string{cell(j.WorkflowID), cell(j.CustomerID), strconv.Itoa(j.Version), cell(j.Variant), cell(j.Status), cell(j.CurrentStep),
+			cell(j.ExitReason), stamp(&j.StartedAt), stamp(j.EndedAt), stamp(j.ConvertedAt)})
 	})
 	w.Flush()
 	if err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -15,8 +16,8 @@ import (
 )
 
 // Webhooks configures how provider webhooks are verified. A provider whose
-// secret is not configured is accepted unverified (for the sandbox and
-// development); configure both in production.
+// secret is not configured is refused with 401, unless its Unverified is
+// set (omni dev, OMNI_WEBHOOKS_UNVERIFIED=true).
 type Webhooks struct {
 	SendGrid sendgrid.Webhook
 	Twilio   twilio.Webhook
@@ -46,14 +47,22 @@ func (t *webhookTally) add(o responses.Outcome) {
 	}
 }
 
-var errBadSignature = &Error{Status: http.StatusUnauthorized, Code: "invalid_signature", Message: "the webhook signature does not verify; nothing was stored"}
+// The variables that configure each provider's webhook verification.
+const (
+	sendGridKeyVar = "SENDGRID_WEBHOOK_PUBLIC_KEY"
+	twilioKeyVar   = "TWILIO_AUTH_TOKEN"
+)
 
-// webhookError answers what a provider's package says of a request.
-func webhookError(err error) error {
+// webhookError answers what a provider's package says of a request;
+// keyVar is the variable that configures the provider's verification.
+func webhookError(err error, keyVar string) error {
 	var malformed *channels.MalformedError
 	switch {
+	case errors.Is(err, channels.ErrNoKey):
+		return &Error{Status: http.StatusUnauthorized, Code: "webhook_not_verifiable",
+			Message: fmt.Sprintf("this webhook is verified, but %s is not set: set it, or OMNI_WEBHOOKS_UNVERIFIED=true to take unverified webhooks (development only); nothing was stored", keyVar)}
 	case errors.Is(err, channels.ErrSignature):
-		return errBadSignature
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_signature", Message: err.Error() + "; nothing was stored"}
 	case errors.As(err, &malformed):
 		return invalid("invalid_request", malformed.Reason)
 	}
@@ -88,7 +97,7 @@ func (s *Server) sendgridWebhook(c echo.Context) error {
 	h := c.Request().Header
 	events, err := s.Webhooks.SendGrid.Events(body, h.Get(sendgrid.SignatureHeader), h.Get(sendgrid.TimestampHeader))
 	if err != nil {
-		return webhookError(err)
+		return webhookError(err, sendGridKeyVar)
 	}
 	tally, err := s.recordEvents(c, events...)
 	if err != nil {
@@ -109,7 +118,7 @@ func (s *Server) twilioParams(c echo.Context) (map[string]string, error) {
 	}
 	p, err := s.Webhooks.Twilio.Params(strings.TrimSuffix(base, "/")+c.Request().RequestURI, c.Request().PostForm,
 		c.Request().Header.Get(twilio.SignatureHeader))
-	return p, webhookError(err)
+	return p, webhookError(err, twilioKeyVar)
 }
 
 // twilioStatus takes Twilio's message status callback.
@@ -120,7 +129,7 @@ func (s *Server) twilioStatus(c echo.Context) error {
 	}
 	e, err := s.Webhooks.Twilio.StatusEvent(p, c.QueryParam(twilio.MessageIDParam))
 	if err != nil {
-		return webhookError(err)
+		return webhookError(err, twilioKeyVar)
 	}
 	tally, err := s.recordEvents(c, e)
 	if err != nil {
@@ -139,7 +148,7 @@ func (s *Server) twilioInbound(c echo.Context) error {
 	}
 	e, err := s.Webhooks.Twilio.InboundEvent(p)
 	if err != nil {
-		return webhookError(err)
+		return webhookError(err, twilioKeyVar)
 	}
 	if _, err := s.recordEvents(c, e); err != nil {
 		return err

@@ -25,7 +25,12 @@ import (
 // ECDSA P-256 over SHA-256 of the timestamp followed by the body, ASN.1 DER,
 // base64.
 func signSendGrid(t *testing.T, key *ecdsa.PrivateKey, body string) map[string]string {
-	ts := fmt.Sprint(time.Now().Unix())
+	return signSendGridAt(t, key, body, time.Now())
+}
+
+// signSendGridAt signs as SendGrid would have at a time.
+func signSendGridAt(t *testing.T, key *ecdsa.PrivateKey, body string, at time.Time) map[string]string {
+	ts := fmt.Sprint(at.Unix())
 	digest := sha256.Sum256([]byte(ts + body))
 	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
 	if err != nil {
@@ -55,6 +60,10 @@ func signTwilio(token, fullURL string, form url.Values) string {
 	mac.Write([]byte(b.String()))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
+
+// unverified takes the webhooks of providers without a key, as omni dev
+// and OMNI_WEBHOOKS_UNVERIFIED=true do.
+var unverified = api.Webhooks{SendGrid: sendgrid.Webhook{Unverified: true}, Twilio: twilio.Webhook{Unverified: true}}
 
 const clickWait = `{"id": "news", "offer_id": "NEWS", "start_at": "mail", "rules": {"exit_on": ["unsubscribed"]}, "steps": {
   "mail": {"send": {"channel": "email", "template": {"subject": "News", "body": "News"}}, "next": "wait"},
@@ -122,6 +131,15 @@ func TestSendGridEventWebhook(t *testing.T) {
 	}
 	if code, _ := post(body, nil); code != 401 {
 		t.Fatalf("no signature: %d", code)
+	}
+	// A real signature over a timestamp out of the window (10 minutes
+	// either way) is refused too: a captured request cannot be replayed.
+	for _, at := range []time.Time{time.Now().Add(-11 * time.Minute), time.Now().AddDate(-1, 0, 0), time.Now().Add(11 * time.Minute)} {
+		code, out := post(body, signSendGridAt(t, key, body, at))
+		problemAt(t, out, "invalid_signature", "-")
+		if code != 401 || !strings.Contains(out["error"].(map[string]any)["message"].(string), "SENDGRID_WEBHOOK_MAX_AGE") {
+			t.Fatalf("signed at %v: %d %v", at, code, out)
+		}
 	}
 	if n := len(c.must(200, "GET", "/v1/customers/ada", nil)["responses"].([]any)); n != 0 {
 		t.Fatalf("a forged webhook stored %d responses", n)
@@ -262,5 +280,47 @@ func TestTwilioWebhooks(t *testing.T) {
 	}
 	if consent() != false {
 		t.Fatal("error 21610 left SMS consent on")
+	}
+}
+
+// Outside omni dev, a provider's webhook is verified or refused: without
+// its key, a forged START, STOP or click changes nothing, and the answer
+// names the variable to set.
+func TestWebhooksOfProvidersWithoutAKeyAreRefused(t *testing.T) {
+	c, _ := start(t)
+	c.must(200, "POST", "/v1/customers", `[{"id": "ada", "email": "ada@example.com", "phone": "+4915100000001", "consent": {"sms": false}},
+		{"id": "bob", "phone": "+4915100000002"}]`)
+	c.must(201, "POST", "/v1/campaigns", clickWait)
+	c.must(201, "POST", "/v1/campaigns/news/enroll", `{"customer_id": "ada"}`)
+	var email map[string]any
+	eventually(t, "ada's email", func() bool {
+		ms := messages(c.must(200, "GET", "/v1/customers/ada", nil))
+		if len(ms) == 1 {
+			email = ms[0]
+		}
+		return email != nil
+	})
+
+	refused := func(what, path, body, contentType, variable string) {
+		t.Helper()
+		code, out := c.doWith("POST", path, body, contentType, nil)
+		problemAt(t, out, "webhook_not_verifiable", "-")
+		if code != 401 || !strings.Contains(out["error"].(map[string]any)["message"].(string), variable) {
+			t.Fatalf("%s: %d %v, want 401 naming %s", what, code, out, variable)
+		}
+	}
+	form := "application/x-www-form-urlencoded"
+	refused("START", "/v1/webhooks/twilio/inbound", url.Values{"MessageSid": {"SM1"}, "From": {"+4915100000001"}, "Body": {"START"}}.Encode(), form, "TWILIO_AUTH_TOKEN")
+	refused("STOP", "/v1/webhooks/twilio/inbound", url.Values{"MessageSid": {"SM2"}, "From": {"+4915100000002"}, "Body": {"STOP"}}.Encode(), form, "TWILIO_AUTH_TOKEN")
+	refused("status", "/v1/webhooks/twilio/status", url.Values{"MessageSid": {"SM3"}, "MessageStatus": {"delivered"}}.Encode(), form, "TWILIO_AUTH_TOKEN")
+	click := fmt.Sprintf(`[{"event": "click", "sg_event_id": "sg-1", "omni_message_id": %q, "timestamp": %d}]`, email["id"], time.Now().Unix())
+	refused("click", "/v1/webhooks/sendgrid", click, "application/json", "SENDGRID_WEBHOOK_PUBLIC_KEY")
+
+	ada, bob := c.must(200, "GET", "/v1/customers/ada", nil), c.must(200, "GET", "/v1/customers/bob", nil)
+	if ada["customer"].(map[string]any)["consent"].(map[string]any)["sms"] != false || bob["customer"].(map[string]any)["consent"].(map[string]any)["sms"] != true {
+		t.Fatalf("a forged START or STOP changed consent: ada %v, bob %v", ada["customer"], bob["customer"])
+	}
+	if len(ada["responses"].([]any)) != 0 || journey(ada)["current_step"] != "wait" {
+		t.Fatalf("a forged click reached ada: %v, journey %v", ada["responses"], journey(ada))
 	}
 }

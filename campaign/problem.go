@@ -1,11 +1,13 @@
 package campaign
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -82,6 +84,39 @@ func DecodeStrict(data []byte, v any) *Problem {
 	return &Problem{Message: "invalid JSON: " + err.Error()}
 }
 
+// TextProblem reports the first string of a JSON document, a member name
+// or a value, that holds a NUL character (`\u0000`) or is not valid UTF-8,
+// at its path; nil when there is none. PostgreSQL stores neither in text
+// or jsonb, so such a string must be refused before anything is written.
+// A document that is not JSON is left to DecodeStrict to explain.
+func TextProblem(data []byte) *Problem {
+	if utf8.Valid(data) && !bytes.Contains(data, []byte(`\u0000`)) {
+		return nil // the common case: nothing to walk
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+	var text []byte
+	for {
+		var err error
+		if dec.PeekKind() != '"' {
+			_, err = dec.ReadToken()
+		} else {
+			var raw jsontext.Value
+			if raw, err = dec.ReadValue(); err == nil {
+				path := pointerPath(dec.StackPointer())
+				if !utf8.Valid(raw) {
+					return &Problem{Path: path, Message: "not valid UTF-8"}
+				}
+				if text, err = jsontext.AppendUnquote(text[:0], raw); err == nil && bytes.IndexByte(text, 0) >= 0 {
+					return &Problem{Path: path, Message: "contains a NUL character (\\u0000), which cannot be stored"}
+				}
+			}
+		}
+		if err != nil {
+			return nil // the end, or malformed JSON
+		}
+	}
+}
+
 // jsonKind names a Go kind the way a JSON author thinks of it.
 func jsonKind(goKind string) string {
 	switch goKind {
@@ -100,7 +135,9 @@ func jsonKind(goKind string) string {
 	}
 }
 
-var plainKey = regexp.MustCompile(`^[^.\[\]"]+$`)
+// plainKey is a member name printed as it is; others are quoted, which
+// also shows control characters and invalid UTF-8 as escapes.
+var plainKey = regexp.MustCompile(`^[^.\[\]"\x00-\x1f\x7f]+$`)
 
 // pointerPath turns an RFC 6901 pointer into our dotted path. A pointer
 // cannot tell an array index from a numeric object key; both print as [n].
@@ -111,7 +148,7 @@ func pointerPath(ptr jsontext.Pointer) string {
 			path = Index(path, n)
 			continue
 		}
-		if !plainKey.MatchString(tok) {
+		if !plainKey.MatchString(tok) || !utf8.ValidString(tok) {
 			tok = strconv.Quote(tok)
 		}
 		path = Join(path, tok)

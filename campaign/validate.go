@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"encoding/json"
 	"regexp"
 	"slices"
 	"sort"
@@ -27,11 +28,9 @@ func Parse(data []byte) (*Definition, Problems) {
 // Validate reports every problem of the definition at once.
 func (d *Definition) Validate() Problems {
 	var ps Problems
-	switch {
-	case d.ID == "":
-		ps.add("id", "required")
-	case !namePattern.MatchString(d.ID):
-		ps.add("id", "must be 1-100 letters, digits, '_' or '-', starting with a letter or digit")
+	CampaignID.Check(&ps, "id", d.ID)
+	if d.OfferID != "" {
+		OfferID.Check(&ps, "offer_id", d.OfferID)
 	}
 	if d.Rules != nil {
 		d.Rules.validate(&ps)
@@ -57,7 +56,47 @@ func (d *Definition) Validate() Problems {
 	if len(ps) == 0 {
 		d.validateGraph(&ps)
 	}
+	d.validateSize(&ps)
 	return ps
+}
+
+// MaxDefinitionBytes bounds a definition as it is serialized into every
+// journey's start (the workflow input carries the version's definition).
+// Temporal refuses a payload over 2 MB and a gRPC message over 4 MB; the
+// definition and the enrolment's data (MaxDataBytes) stay well inside.
+const MaxDefinitionBytes = 512 << 10
+
+// validateSize checks that every journey of d can start.
+func (d *Definition) validateSize(ps *Problems) {
+	data, err := json.Marshal(d) // as Temporal's JSON payload converter writes it
+	if err != nil {
+		ps.add("", "the definition cannot be serialized: %v", err)
+		return
+	}
+	if len(data) > MaxDefinitionBytes {
+		ps.add("", "the definition is %d bytes serialized; at most %d (%s), so that each journey's start fits Temporal's payload limit",
+			len(data), MaxDefinitionBytes, bytesText(MaxDefinitionBytes))
+	}
+}
+
+// MaxDataBytes bounds an enrolment's data, serialized, which every
+// journey's start carries next to the definition.
+const MaxDataBytes = 64 << 10
+
+// CheckData adds a problem at path to ps when enrolment data is too large
+// for a journey's start.
+func CheckData(ps *Problems, path string, data map[string]any) {
+	if data == nil {
+		return
+	}
+	b, err := json.Marshal(data)
+	switch {
+	case err != nil:
+		ps.add(path, "cannot be serialized: %v", err)
+	case len(b) > MaxDataBytes:
+		ps.add(path, "is %d bytes serialized; at most %d (%s), so that the journey's start fits Temporal's payload limit",
+			len(b), MaxDataBytes, bytesText(MaxDataBytes))
+	}
 }
 
 func (d *Definition) stepNames() []string {

@@ -32,8 +32,14 @@ type Event struct {
 	Raw any
 }
 
-// ErrSignature is a webhook whose signature does not verify.
+// ErrSignature is a webhook whose signature does not verify (or is too
+// old); a provider's package wraps it with the reason.
 var ErrSignature = errors.New("the webhook signature does not verify")
+
+// ErrNoKey is a webhook of a provider whose verification key or secret is
+// not configured, where unverified webhooks are not allowed: anybody could
+// have sent it.
+var ErrNoKey = errors.New("the webhook cannot be verified: no key is configured")
 
 // MalformedError is a webhook body that is not the provider's format.
 type MalformedError struct{ Reason string }

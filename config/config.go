@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -42,13 +43,33 @@ type Config struct {
 	// through its audience and how many journey starts it has in flight.
 	LaunchPageSize    int `env:"OMNI_LAUNCH_PAGE_SIZE" envDefault:"500"`
 	LaunchConcurrency int `env:"OMNI_LAUNCH_CONCURRENCY" envDefault:"16"`
+	// OMNI_HTTP_READ_TIMEOUT, OMNI_HTTP_WRITE_TIMEOUT and
+	// OMNI_HTTP_IDLE_TIMEOUT bound how long the HTTP servers (the API, the
+	// worker's /metrics) wait for a request (headers within 10 seconds of
+	// it), take to answer one, and keep an idle connection open, so that
+	// slow or silent clients cannot hold connections. A journeys export
+	// moves its own deadline on while the client reads.
+	HTTPReadTimeout  time.Duration `env:"OMNI_HTTP_READ_TIMEOUT" envDefault:"30s"`
+	HTTPWriteTimeout time.Duration `env:"OMNI_HTTP_WRITE_TIMEOUT" envDefault:"60s"`
+	HTTPIdleTimeout  time.Duration `env:"OMNI_HTTP_IDLE_TIMEOUT" envDefault:"120s"`
 	// SENDGRID_WEBHOOK_PUBLIC_KEY: the verification key of SendGrid's signed
-	// Event Webhook; unset, its events are accepted unverified.
+	// Event Webhook; unset, its events are refused (401) unless
+	// OMNI_WEBHOOKS_UNVERIFIED.
 	SendGridWebhookKey string `env:"SENDGRID_WEBHOOK_PUBLIC_KEY"`
+	// SENDGRID_WEBHOOK_MAX_AGE: how far the timestamp of a signed SendGrid
+	// request may be from now, either way; older (replayed) ones are refused.
+	SendGridWebhookMaxAge time.Duration `env:"SENDGRID_WEBHOOK_MAX_AGE" envDefault:"10m"`
 	// TWILIO_AUTH_TOKEN: authenticates Twilio API calls and verifies
-	// X-Twilio-Signature on Twilio's webhooks; unset, they are accepted
-	// unverified.
+	// X-Twilio-Signature on Twilio's webhooks; unset, they are refused
+	// (401) unless OMNI_WEBHOOKS_UNVERIFIED.
 	TwilioAuthToken string `env:"TWILIO_AUTH_TOKEN"`
+	// OMNI_WEBHOOKS_UNVERIFIED: true takes the webhooks of providers
+	// without a key unverified, as `omni dev` does; anybody who reaches the
+	// API can then forge clicks, opt-outs and opt-ins.
+	WebhooksUnverified bool `env:"OMNI_WEBHOOKS_UNVERIFIED"`
+	// OMNI_PUSH_LINK_SCHEMES: the app schemes push links may use besides
+	// https, comma-separated (myapp for myapp://products/42).
+	PushLinkSchemes []string `env:"OMNI_PUSH_LINK_SCHEMES"`
 	// OMNI_PUBLIC_URL: the scheme and host providers call omni at, e.g.
 	// https://omni.example.com (Twilio signs the URL it called).
 	PublicURL string `env:"OMNI_PUBLIC_URL"`
@@ -136,6 +157,9 @@ func FromEnv() (Config, error) {
 		return c, err
 	}
 	c.SendGrid, c.Twilio, c.FCM = sg, tw, fcm
+	for i, scheme := range c.PushLinkSchemes {
+		c.PushLinkSchemes[i] = strings.ToLower(strings.TrimSpace(scheme)) // schemes are case-insensitive
+	}
 	return c, c.validate()
 }
 
@@ -188,5 +212,26 @@ func (c Config) validate() error {
 	if _, err := time.LoadLocation(c.DefaultTimezone); err != nil {
 		errs = append(errs, fmt.Errorf("OMNI_DEFAULT_TIMEZONE=%q: %w", c.DefaultTimezone, err))
 	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"OMNI_HTTP_READ_TIMEOUT", c.HTTPReadTimeout}, {"OMNI_HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout},
+		{"OMNI_HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}, {"SENDGRID_WEBHOOK_MAX_AGE", c.SendGridWebhookMaxAge}} {
+		if d.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%v: must be a positive duration such as 30s", d.name, d.d))
+		}
+	}
+	for _, scheme := range c.PushLinkSchemes {
+		if !appScheme.MatchString(scheme) || unsafeSchemes[scheme] {
+			errs = append(errs, fmt.Errorf("OMNI_PUSH_LINK_SCHEMES: %q is not an app scheme (such as myapp; https is always allowed)", scheme))
+		}
+	}
 	return errors.Join(errs...)
 }
+
+// appScheme is a URL scheme (RFC 3986), lower-case as FromEnv leaves it.
+var appScheme = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
+
+// unsafeSchemes are URL schemes no push link may use: they run code, carry
+// content, reach files or travel in clear.
+var unsafeSchemes = map[string]bool{"javascript": true, "vbscript": true, "data": true, "blob": true, "file": true, "about": true, "http": true}

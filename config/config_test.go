@@ -25,12 +25,17 @@ func TestDemoCanBeTurnedOff(t *testing.T) {
 // instead of the default silently taking its place.
 func TestABadValueNamesItsVariable(t *testing.T) {
 	for name, value := range map[string]string{
-		"OMNI_DEMO":             "maybe",
-		"OMNI_LAUNCH_PAGE_SIZE": "lots",
-		"OMNI_SEND_CONCURRENCY": "0",
-		"TWILIO_RATE":           "-1",
-		"LOG_LEVEL":             "loud",
-		"OMNI_DEFAULT_TIMEZONE": "Mars/Olympus_Mons",
+		"OMNI_DEMO":                "maybe",
+		"OMNI_LAUNCH_PAGE_SIZE":    "lots",
+		"OMNI_SEND_CONCURRENCY":    "0",
+		"TWILIO_RATE":              "-1",
+		"LOG_LEVEL":                "loud",
+		"OMNI_DEFAULT_TIMEZONE":    "Mars/Olympus_Mons",
+		"OMNI_HTTP_READ_TIMEOUT":   "0s",
+		"OMNI_HTTP_WRITE_TIMEOUT":  "forever",
+		"SENDGRID_WEBHOOK_MAX_AGE": "-1m",
+		"OMNI_WEBHOOKS_UNVERIFIED": "sure",
+		"OMNI_PUSH_LINK_SCHEMES":   "myapp,javascript",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, value)
@@ -38,5 +43,18 @@ func TestABadValueNamesItsVariable(t *testing.T) {
 				t.Fatalf("%s=%s: %v", name, value, err)
 			}
 		})
+	}
+}
+
+// Webhooks are verified and push links https unless an operator says
+// otherwise; app schemes are case-insensitive.
+func TestSafeDefaults(t *testing.T) {
+	c, err := FromEnv()
+	if err != nil || c.WebhooksUnverified || len(c.PushLinkSchemes) != 0 || c.SendGridWebhookMaxAge.Minutes() != 10 || c.HTTPReadTimeout == 0 {
+		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	t.Setenv("OMNI_PUSH_LINK_SCHEMES", "MyApp, shop")
+	if c, err := FromEnv(); err != nil || strings.Join(c.PushLinkSchemes, " ") != "myapp shop" {
+		t.Fatalf("schemes %q, %v", c.PushLinkSchemes, err)
 	}
 }

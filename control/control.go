@@ -34,7 +34,7 @@ type Input struct {
 // Progress is how far a control has reached.
 type Progress struct {
 	Journeys int // signalled or cancelled
-	Finished int // ended before the control reached them
+	Finished int // ended before the control reached them, or never started
 }
 
 // CampaignControl carries a control to every active journey of the
@@ -111,6 +111,12 @@ func (a *Activities) ControlJourneys(ctx context.Context, in Input) (Progress, e
 		for _, id := range ids {
 			g.Go(func() error {
 				activity.RecordHeartbeat(ctx, cur)
+				if !journey.Addressable(id) {
+					// Never started, so there is nothing to reach; asking
+					// Temporal would fail this page at every retry.
+					finished.Add(1)
+					return nil
+				}
 				err := a.apply(gctx, in, id)
 				switch {
 				case gone(err):

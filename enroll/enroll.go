@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/workflows"
@@ -44,10 +45,13 @@ type Enrollment struct {
 }
 
 // Why a customer is not enrolled: they rejected the campaign's offer
-// lately, or the campaign was cancelled.
+// lately, the campaign was cancelled, or the customer's id, stored before
+// ids were checked, breaks campaign.CustomerID (Temporal would refuse the
+// journey's workflow id, and every retry with it).
 const (
-	SkippedSuppressed = "suppressed"
-	SkippedCancelled  = "campaign_cancelled"
+	SkippedSuppressed        = "suppressed"
+	SkippedCancelled         = "campaign_cancelled"
+	SkippedInvalidCustomerID = "invalid_customer_id"
 )
 
 // Enroll starts the customer's journey through campaign c, unless one was
@@ -63,6 +67,9 @@ func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.
 // before (a page retried after a worker died) counts as started by it.
 func (e *Enroller) enroll(ctx context.Context, c store.Campaign, customer store.CustomerRef, data map[string]any, launchID string) (Enrollment, error) {
 	id := journey.ID(c.ID, customer.ID)
+	if !campaign.CustomerID.Valid(customer.ID) {
+		return Enrollment{WorkflowID: id, Version: c.Version, Skipped: SkippedInvalidCustomerID}, nil
+	}
 	if c.Status == store.CampaignCancelled {
 		return Enrollment{WorkflowID: id, Version: c.Version, Skipped: SkippedCancelled}, nil
 	}
@@ -241,6 +248,12 @@ func (e *Enroller) Reconcile(ctx context.Context, grace time.Duration) (int, err
 		return n, err
 	}
 	for _, j := range journeys {
+		if !journey.Addressable(j.WorkflowID) {
+			if err := e.Store.FinishJourney(ctx, j.WorkflowID, journey.Failed, journey.Progress{Step: j.CurrentStep}, "could not start: its id cannot reach Temporal"); err != nil {
+				return n, err
+			}
+			continue
+		}
 		c, err := e.Store.CampaignVersion(ctx, j.CampaignID, j.Version)
 		if err != nil {
 			return n, err

@@ -17,6 +17,19 @@ func ID(campaignID, customerID string) string {
 	return "journey:" + campaignID + ":" + customerID
 }
 
+// Addressable reports whether Temporal can be asked about a workflow id at
+// all: the SDK sends the id as a gRPC header, which carries printable ASCII
+// only. A journey row whose id is not (its customer id was stored before
+// ids were checked, see campaign.CustomerID) never had a workflow.
+func Addressable(workflowID string) bool {
+	for i := range len(workflowID) {
+		if workflowID[i] < 0x20 || workflowID[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // StepKey names one visit of a journey to a step: a message's idempotency
 // key, a coupon's. It is fixed by the journey, not by an attempt, so that a
 // retry or a restarted worker finds what the first attempt recorded.
@@ -68,6 +81,7 @@ const (
 	ReasonNoConsent       = "no_consent"
 	ReasonNoChannel       = "no_channel" // a fallback send found no usable channel
 	ReasonTemplate        = "template_error"
+	ReasonUnsafeLink      = "unsafe_link" // a push link rendered to a scheme the operator does not allow
 )
 
 // ResponseSignal is the signal that brings a customer's response to a journey.

@@ -33,8 +33,9 @@ type Composition struct {
 // Compose picks the channel of a send for the customer (the first of the
 // candidates, preferred channel first, on which the customer is reachable
 // and has consented) and renders its template; coupon is the journey's
-// coupon code, if it has one.
-func Compose(c store.Customer, send campaign.Send, data map[string]any, coupon string) Composition {
+// coupon code, if it has one. A push link must render to https or one of
+// the app schemes allowed.
+func Compose(c store.Customer, send campaign.Send, data map[string]any, coupon string, schemes campaign.LinkSchemes) Composition {
 	candidates := send.Candidates()
 	if i := slices.Index(candidates, c.PreferredChannel); i > 0 {
 		candidates = append([]string{c.PreferredChannel}, slices.Delete(slices.Clone(candidates), i, i+1)...)
@@ -53,6 +54,11 @@ func Compose(c store.Customer, send campaign.Send, data map[string]any, coupon s
 		m, err := render(t, ch, templateVars(c, data, coupon))
 		if err != nil {
 			return Composition{Channel: ch, To: to, Status: journey.MessageFailed, Reason: journey.ReasonTemplate + ": " + err.Error()}
+		}
+		if m.Link != "" {
+			if err := schemes.CheckLink(m.Link); err != nil {
+				return Composition{Channel: ch, To: to, Status: journey.MessageFailed, Reason: journey.ReasonUnsafeLink + ": " + err.Error()}
+			}
 		}
 		m.Channel, m.To = ch, to
 		return m

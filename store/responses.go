@@ -100,10 +100,26 @@ func (s *Store) CustomerResponses(ctx context.Context, customerID string, limit 
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Response])
 }
 
+// Orphan events are kept for inspection, not for ever: they can hold
+// addresses and message text, and anybody able to send a provider's
+// webhook could otherwise fill the table.
+const (
+	MaxOrphansPerProvider = 10_000
+	OrphanRetention       = 30 * 24 * time.Hour
+)
+
 // RecordOrphan keeps a provider event that names nothing we know, once per
-// event id; it reports false for a repeated one.
+// event id; it reports false for a repeated one. Each insert prunes the
+// provider's orphans older than OrphanRetention and beyond the newest
+// MaxOrphansPerProvider, so the table stays bounded without a job to run.
 func (s *Store) RecordOrphan(ctx context.Context, provider, eventID string, payload any) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `INSERT INTO webhook_orphans (provider, event_id, payload) VALUES ($1, $2, $3)
 ON CONFLICT (provider, event_id) DO NOTHING`, provider, eventID, payload)
-	return tag.RowsAffected() == 1, err
+	if err != nil || tag.RowsAffected() == 0 {
+		return false, err
+	}
+	_, err = s.pool.Exec(ctx, `DELETE FROM webhook_orphans WHERE provider = $1 AND (received_at < now() - $2::interval
+	OR ctid IN (SELECT ctid FROM webhook_orphans WHERE provider = $1 ORDER BY received_at DESC OFFSET $3))`,
+		provider, OrphanRetention, MaxOrphansPerProvider)
+	return true, err
 }

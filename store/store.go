@@ -192,3 +192,22 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 		}
 	}
 }
+
+// BadIDs are the distinct values of one kind of id stored that break its
+// rule: how many, and the first few.
+type BadIDs struct {
+	Count    int
+	Examples []string
+}
+
+// IDsNotMatching finds the distinct values of table.column that do not
+// match pattern (a regular expression PostgreSQL reads as Go does, such as
+// campaign.CustomerID.Pattern), with up to examples of them. Table and
+// column are the caller's constants, never input.
+func (s *Store) IDsNotMatching(ctx context.Context, table, column, pattern string, examples int) (BadIDs, error) {
+	col, tbl := pgx.Identifier{column}.Sanitize(), pgx.Identifier{table}.Sanitize()
+	var b BadIDs
+	err := s.pool.QueryRow(ctx, `WITH bad AS (SELECT DISTINCT `+col+` AS id FROM `+tbl+` WHERE `+col+` !~ $1)
+SELECT (SELECT count(*) FROM bad), ARRAY(SELECT id FROM bad ORDER BY id LIMIT $2)`, pattern, examples).Scan(&b.Count, &b.Examples)
+	return b, err
+}

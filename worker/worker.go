@@ -76,6 +76,8 @@ type Options struct {
 	// flight.
 	PageSize    int
 	Concurrency int
+	// LinkSchemes are the app schemes push links may use besides https.
+	LinkSchemes campaign.LinkSchemes
 }
 
 // Workers are the workers of one process: journeys, launches and campaign
@@ -88,7 +90,7 @@ func New(d Deps, o Options) Workers {
 	if o.Tuning.StickyCacheSize > 0 {
 		sdkworker.SetStickyWorkflowCacheSize(o.Tuning.StickyCacheSize)
 	}
-	acts := &activities.Activities{Store: d.Store, Senders: d.Senders, ConfirmWindow: o.ConfirmWindow}
+	acts := &activities.Activities{Store: d.Store, Senders: d.Senders, ConfirmWindow: o.ConfirmWindow, LinkSchemes: o.LinkSchemes}
 	wo := o.Tuning.options()
 	wo.WorkerStopTimeout = o.StopTimeout
 	w := sdkworker.New(d.Temporal, o.TaskQueue, wo)

@@ -1,11 +1,13 @@
 package sendgrid
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,11 +18,24 @@ import (
 )
 
 // Webhook reads SendGrid's Event Webhook. With a verification key set,
-// only signed requests (ECDSA over the timestamp and the body) are taken;
-// without one, events are taken unverified.
+// only signed requests (ECDSA over the timestamp and the body) whose
+// timestamp is within MaxAge of now are taken; without one, requests are
+// refused unless Unverified.
 type Webhook struct {
 	Key *ecdsa.PublicKey
+	// MaxAge bounds how far a signature's timestamp may be from now,
+	// either way (DefaultMaxAge when 0): a signed request captured once
+	// cannot be replayed later.
+	MaxAge time.Duration
+	// Unverified takes requests without a signature when no Key is set
+	// (omni dev, OMNI_WEBHOOKS_UNVERIFIED); otherwise they are refused with
+	// channels.ErrNoKey, since anybody could forge a click or an
+	// unsubscribe.
+	Unverified bool
 }
+
+// DefaultMaxAge is how old a signature's timestamp may be by default.
+const DefaultMaxAge = 10 * time.Minute
 
 // ParseWebhookKey reads the verification key SendGrid shows for a signed
 // Event Webhook (base64 DER of an ECDSA public key).
@@ -73,15 +88,18 @@ type event struct {
 	MessageID   string `json:"omni_message_id"`
 }
 
-// Events verifies a webhook request (when a key is set) and parses its
-// body, a JSON array of events: channels.ErrSignature for a signature that
-// does not verify, a *channels.MalformedError for a body that is not
-// SendGrid's.
+// Events verifies a webhook request and parses its body, a JSON array of
+// events: channels.ErrSignature for a signature that does not verify or is
+// too old, channels.ErrNoKey without a key (unless Unverified), a
+// *channels.MalformedError for a body that is not SendGrid's.
 func (w Webhook) Events(body []byte, signature, timestamp string) ([]channels.Event, error) {
-	if w.Key != nil {
-		if ok, err := eventwebhook.VerifySignature(w.Key, body, signature, timestamp); err != nil || !ok {
-			return nil, channels.ErrSignature
+	switch {
+	case w.Key != nil:
+		if err := w.verify(body, signature, timestamp, time.Now()); err != nil {
+			return nil, err
 		}
+	case !w.Unverified:
+		return nil, channels.ErrNoKey
 	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
@@ -108,4 +126,22 @@ func (w Webhook) Events(body []byte, signature, timestamp string) ([]channels.Ev
 		}
 	}
 	return out, nil
+}
+
+// verify checks the signature over timestamp and body, and that timestamp
+// (Unix seconds) is within MaxAge of now.
+func (w Webhook) verify(body []byte, signature, timestamp string, now time.Time) error {
+	if ok, err := eventwebhook.VerifySignature(w.Key, body, signature, timestamp); err != nil || !ok {
+		return channels.ErrSignature
+	}
+	secs, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: the timestamp %q is not Unix seconds", channels.ErrSignature, timestamp)
+	}
+	maxAge := cmp.Or(w.MaxAge, DefaultMaxAge)
+	if age := now.Sub(time.Unix(secs, 0)); age > maxAge || age < -maxAge {
+		return fmt.Errorf("%w: it was made at %s, more than %v from now (SENDGRID_WEBHOOK_MAX_AGE)",
+			channels.ErrSignature, time.Unix(secs, 0).UTC().Format(time.RFC3339), maxAge)
+	}
+	return nil
 }

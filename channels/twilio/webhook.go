@@ -23,16 +23,25 @@ const (
 const SignatureHeader = "X-Twilio-Signature"
 
 // Webhook reads Twilio's webhooks. With an auth token set, only requests
-// whose X-Twilio-Signature verifies are taken; without one, they are
-// taken unverified.
+// whose X-Twilio-Signature verifies are taken; without one, requests are
+// refused unless Unverified.
 type Webhook struct {
 	AuthToken string
+	// Unverified takes requests without checking their signature when no
+	// AuthToken is set (omni dev, OMNI_WEBHOOKS_UNVERIFIED); otherwise they
+	// are refused with channels.ErrNoKey, since anybody could forge a STOP
+	// or a START.
+	Unverified bool
 }
 
 // Params checks a webhook's signature over the URL Twilio called and the
 // posted form, and returns the form's parameters: channels.ErrSignature
-// when the signature does not verify.
+// when the signature does not verify, channels.ErrNoKey without an auth
+// token (unless Unverified).
 func (w Webhook) Params(calledURL string, form url.Values, signature string) (map[string]string, error) {
+	if w.AuthToken == "" && !w.Unverified {
+		return nil, channels.ErrNoKey
+	}
 	params := make(map[string]string, len(form))
 	for k, v := range form {
 		if len(v) > 0 {

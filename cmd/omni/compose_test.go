@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -28,5 +30,44 @@ func TestComposeFileIsValid(t *testing.T) {
 		if svc.Build == nil || svc.Environment["DATABASE_URL"] == nil || svc.Environment["TEMPORAL_ADDRESS"] == nil {
 			t.Errorf("%s: not built here or missing DATABASE_URL/TEMPORAL_ADDRESS", name)
 		}
+	}
+}
+
+// Only the API is for the network: what has no authentication of its own
+// (PostgreSQL, Temporal's frontend and UI, the worker's metrics) is
+// published on 127.0.0.1 or not at all.
+func TestComposePublishesOnlyTheAPIBeyondThisMachine(t *testing.T) {
+	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithOsEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	for name, svc := range p.Services {
+		for _, port := range svc.Ports {
+			if name != "api" && port.HostIP != "127.0.0.1" {
+				t.Errorf("%s publishes %s:%d on every interface; bind it to 127.0.0.1", name, port.Published, port.Target)
+			}
+		}
+	}
+}
+
+// The image runs the API unless told otherwise, never `omni dev`, which
+// loads demo customers and takes webhooks unverified.
+func TestTheImageRunsTheAPIByDefault(t *testing.T) {
+	data, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd string
+	for line := range strings.Lines(string(data)) {
+		if strings.HasPrefix(line, "CMD ") {
+			cmd = strings.TrimSpace(line)
+		}
+	}
+	if cmd != `CMD ["api"]` {
+		t.Fatalf("the image's default command is %q", cmd)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // customer time zones resolve in minimal containers too
@@ -26,6 +28,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omni-orchestrator/omni/api"
+	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/channels/sendgrid"
 	"github.com/omni-orchestrator/omni/channels/twilio"
@@ -71,6 +74,10 @@ func main() {
 	case "api":
 		err = serve(ctx, cfg, logger, (*process).runAPI)
 	case "dev":
+		// Providers cannot reach a developer's machine; what posts their
+		// webhooks there is the developer, without the providers' keys.
+		cfg.WebhooksUnverified = true
+		logger.Info("omni dev takes the webhooks of providers without a key unverified, as OMNI_WEBHOOKS_UNVERIFIED=true does")
 		if err = migrate(ctx, cfg); err == nil {
 			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runAPI, (*process).runDemo)
 		}
@@ -94,6 +101,40 @@ func migrate(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	slog.Info("database migrated", "database", redact(cfg.DatabaseURL))
+	return reportIDs(ctx, st, slog.Default())
+}
+
+// storedIDs are the ids the store holds that rules now check on the way
+// in: ones stored before cannot be fixed for the operator (other systems
+// know customers by them), so migrate reports them.
+var storedIDs = []struct {
+	what, table, column string
+	rule                campaign.IDRule
+}{
+	{"customer ids", "customers", "id", campaign.CustomerID},
+	{"campaign ids", "campaigns", "id", campaign.CampaignID},
+	{"campaign offer ids", "campaigns", "offer_id", campaign.OfferID},
+}
+
+// reportIDs warns of stored ids that break their rule, with their count
+// and a few examples: launches skip such customers (invalid_customer_id),
+// and the API refuses them in requests.
+func reportIDs(ctx context.Context, st *store.Store, logger *slog.Logger) error {
+	for _, s := range storedIDs {
+		bad, err := st.IDsNotMatching(ctx, s.table, s.column, s.rule.Pattern, 5)
+		if err != nil {
+			return fmt.Errorf("check stored %s: %w", s.what, err)
+		}
+		if bad.Count == 0 {
+			continue
+		}
+		examples := make([]string, len(bad.Examples))
+		for i, id := range bad.Examples {
+			examples[i] = strconv.Quote(id) // shows control characters, keeps the log line one line
+		}
+		logger.Warn("stored ids break the rule ids now follow; launches skip such customers and the API refuses them in requests",
+			"what", s.what, "count", bad.Count, "examples", strings.Join(examples, ", "), "rule", s.rule.Rule)
+	}
 	return nil
 }
 
@@ -175,7 +216,7 @@ func (p *process) runWorker(ctx context.Context) error {
 		Tuning:    worker.Tuning{WorkflowPollers: p.cfg.WorkflowPollers, ActivityPollers: p.cfg.ActivityPollers, StickyCacheSize: p.cfg.StickyCacheSize},
 		Rates:     map[string]float64{}, SendConcurrency: p.cfg.SendConcurrency,
 		ConfirmWindow: p.cfg.SendConfirmWindow, StopTimeout: p.cfg.ShutdownTimeout,
-		PageSize: p.cfg.LaunchPageSize, Concurrency: p.cfg.LaunchConcurrency,
+		PageSize: p.cfg.LaunchPageSize, Concurrency: p.cfg.LaunchConcurrency, LinkSchemes: p.cfg.PushLinkSchemes,
 	}
 	for ch, prov := range provs {
 		deps.Senders[ch], o.Rates[ch] = prov.sender, prov.rate
@@ -225,12 +266,25 @@ func (p *process) runMetrics(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", p.metrics.Handler())
 	p.logger.Info("metrics listening", "addr", p.cfg.MetricsAddr)
-	return listen(ctx, "metrics", &http.Server{Addr: p.cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}, time.Second)
+	return listen(ctx, "metrics", httpServer(p.cfg, p.cfg.MetricsAddr, mux), time.Second)
+}
+
+// httpServer serves h at addr with the configured timeouts: a client that
+// sends its request slowly, or reads the answer slowly, or keeps an idle
+// connection, is cut off instead of holding a connection for ever.
+func httpServer(cfg config.Config, addr string, h http.Handler) *http.Server {
+	return &http.Server{Addr: addr, Handler: h,
+		ReadHeaderTimeout: min(10*time.Second, cfg.HTTPReadTimeout), ReadTimeout: cfg.HTTPReadTimeout,
+		WriteTimeout: cfg.HTTPWriteTimeout, IdleTimeout: cfg.HTTPIdleTimeout}
 }
 
 // runAPI serves the HTTP API.
 func (p *process) runAPI(ctx context.Context) error {
-	hooks := api.Webhooks{Twilio: twilio.Webhook{AuthToken: p.cfg.TwilioAuthToken}, PublicURL: p.cfg.PublicURL}
+	hooks := api.Webhooks{
+		SendGrid:  sendgrid.Webhook{MaxAge: p.cfg.SendGridWebhookMaxAge, Unverified: p.cfg.WebhooksUnverified},
+		Twilio:    twilio.Webhook{AuthToken: p.cfg.TwilioAuthToken, Unverified: p.cfg.WebhooksUnverified},
+		PublicURL: p.cfg.PublicURL,
+	}
 	if p.cfg.SendGridWebhookKey != "" {
 		key, err := sendgrid.ParseWebhookKey(p.cfg.SendGridWebhookKey)
 		if err != nil {
@@ -239,11 +293,15 @@ func (p *process) runAPI(ctx context.Context) error {
 		hooks.SendGrid.Key = key
 	}
 	if hooks.SendGrid.Key == nil || hooks.Twilio.AuthToken == "" {
-		p.logger.Warn("provider webhooks are accepted unverified; set SENDGRID_WEBHOOK_PUBLIC_KEY and TWILIO_AUTH_TOKEN in production")
+		if p.cfg.WebhooksUnverified {
+			p.logger.Warn("webhooks of providers without a key are taken unverified: anybody who reaches the API can forge clicks and opt-outs; set SENDGRID_WEBHOOK_PUBLIC_KEY and TWILIO_AUTH_TOKEN in production")
+		} else {
+			p.logger.Info("webhooks of providers without a key are refused (401); set SENDGRID_WEBHOOK_PUBLIC_KEY and TWILIO_AUTH_TOKEN to take them")
+		}
 	}
-	srv := &http.Server{Addr: p.cfg.HTTPAddr, Handler: (&api.Server{Store: p.store, Temporal: p.temporal, Enroller: p.enroller,
-		Responses: &responses.Recorder{Store: p.store, Temporal: p.temporal}, Webhooks: hooks, Metrics: p.metrics, Logger: p.logger}).Handler(),
-		ReadHeaderTimeout: 10 * time.Second}
+	srv := httpServer(p.cfg, p.cfg.HTTPAddr, (&api.Server{Store: p.store, Temporal: p.temporal, Enroller: p.enroller,
+		Responses: &responses.Recorder{Store: p.store, Temporal: p.temporal}, Webhooks: hooks, LinkSchemes: p.cfg.PushLinkSchemes,
+		Metrics: p.metrics, Logger: p.logger}).Handler())
 	p.logger.Info("api listening", "addr", p.cfg.HTTPAddr)
 	return listen(ctx, "api", srv, p.cfg.ShutdownTimeout)
 }
