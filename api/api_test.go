@@ -91,6 +91,19 @@ func (c *client) must(want int, method, path string, body any) map[string]any {
 	return out
 }
 
+// errorCode and errorMessage read an error answer.
+func errorCode(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+func errorMessage(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	m, _ := e["message"].(string)
+	return m
+}
+
 // eventually polls cond until it holds; journeys run asynchronously.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -68,6 +68,10 @@ func (s *Server) postResponse(c echo.Context) error {
 	switch {
 	case errors.Is(err, responses.ErrUnknownCustomer), errors.Is(err, responses.ErrUnknownCampaign):
 		return notFound("%v", err)
+	case errors.Is(err, responses.ErrNotInCampaign):
+		return unprocessable("not_in_campaign", "%v; nothing was stored", err)
+	case errors.Is(err, responses.ErrNotOffered):
+		return unprocessable("not_offered", "%v; nothing was stored", err)
 	case errors.As(err, &signalErr):
 		return unavailable("the response is stored, but %v; post it again with the same event_id", err)
 	case err != nil:

@@ -133,3 +133,20 @@ func (s *Store) ActiveJourneysAfter(ctx context.Context, campaignID, after strin
 ORDER BY workflow_id LIMIT $3`, campaignID, after, limit)
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
+
+// JourneyOffer is a campaign a customer has a journey in (in any status)
+// and the offer of the journey's version, if it makes one.
+type JourneyOffer struct {
+	CampaignID string `db:"campaign_id"`
+	OfferID    string `db:"offer_id"`
+}
+
+// JourneyOffers lists the campaigns the customer has journeys in, with
+// their offers.
+func (s *Store) JourneyOffers(ctx context.Context, customerID string) ([]JourneyOffer, error) {
+	rows, _ := s.pool.Query(ctx, `
+SELECT j.campaign_id, coalesce(c.offer_id, '') AS offer_id FROM journeys j
+JOIN campaigns c ON c.id = j.campaign_id AND c.version = j.version
+WHERE j.customer_id = $1`, customerID)
+	return pgx.CollectRows(rows, pgx.RowToStructByName[JourneyOffer])
+}

@@ -107,3 +107,10 @@ func (s *Store) RecordOrphan(ctx context.Context, provider, eventID string, payl
 ON CONFLICT (provider, event_id) DO NOTHING`, provider, eventID, payload)
 	return tag.RowsAffected() == 1, err
 }
+
+// ResponseStored reports whether a response with this event ID is stored.
+func (s *Store) ResponseStored(ctx context.Context, eventID string) (bool, error) {
+	var stored bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM responses WHERE event_id = $1)`, eventID).Scan(&stored)
+	return stored, err
+}
