@@ -30,6 +30,7 @@ func (s *Server) createCampaign(c echo.Context) error {
 	if len(problems) > 0 {
 		return invalid("invalid_campaign", "the campaign definition is not valid; nothing was saved", problems...)
 	}
+	auditTargets(c, "campaign:"+def.ID)
 	if c.QueryParam("dry_run") == "true" {
 		return c.JSON(http.StatusOK, map[string]any{"valid": true, "definition": def})
 	}
@@ -185,6 +186,7 @@ func (s *Server) enrollCustomer(c echo.Context) error {
 	if req.CustomerID == "" {
 		return invalid("invalid_request", "customer_id is required", campaign.Problem{Path: "customer_id", Message: "required"})
 	}
+	auditTargets(c, "customer:"+req.CustomerID)
 	ctx := c.Request().Context()
 	stored, err := s.campaign(c.Request().Context(), c.Param("id"))
 	if err != nil {
@@ -236,6 +238,7 @@ func (s *Server) previewCampaign(c echo.Context) error {
 	if req.CustomerID == "" {
 		return invalid("invalid_request", "customer_id is required", campaign.Problem{Path: "customer_id", Message: "required"})
 	}
+	auditTargets(c, "customer:"+req.CustomerID)
 	stored, err := s.campaignVersion(c)
 	if err != nil {
 		return err

@@ -60,6 +60,9 @@ func (s *Server) upsertCustomers(c echo.Context) error {
 	if len(problems) > 0 {
 		return invalid("invalid_customer", "the customer data is not valid; nothing was written", problems...)
 	}
+	for _, p := range patches {
+		auditTargets(c, "customer:"+p.ID)
+	}
 	customers, err := s.Store.UpsertCustomers(c.Request().Context(), patches)
 	if err != nil {
 		return err

@@ -70,7 +70,7 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			apiErr = &Error{Status: httpErr.Code, Code: codeFor(httpErr.Code), Message: fmt.Sprint(httpErr.Message)}
 		default:
 			logger.Error("request failed", "method", c.Request().Method, "path", c.Path(),
-				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err)
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "key_id", keyOf(c).ID, "error", err)
 			apiErr = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log for request " + c.Response().Header().Get(echo.HeaderXRequestID)}
 		}
 		if err := c.JSON(apiErr.Status, map[string]*Error{"error": apiErr}); err != nil {
@@ -81,6 +81,10 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 
 func codeFor(status int) string {
 	switch status {
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
 	case http.StatusNotFound:
 		return "not_found"
 	case http.StatusMethodNotAllowed:
@@ -89,6 +93,8 @@ func codeFor(status int) string {
 		return "payload_too_large"
 	case http.StatusUnsupportedMediaType:
 		return "unsupported_media_type"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
 	}

@@ -56,6 +56,10 @@ func (s *Server) postResponse(c echo.Context) error {
 	if ps := req.validate(); len(ps) > 0 {
 		return invalid("invalid_response", "the response is not valid; nothing was stored", ps...)
 	}
+	auditTargets(c, "customer:"+req.CustomerID)
+	if req.CampaignID != "" {
+		auditTargets(c, "campaign:"+req.CampaignID)
+	}
 	r := store.Response{
 		EventID: req.EventID, CustomerID: req.CustomerID, CampaignID: req.CampaignID, OfferID: req.OfferID,
 		Channel: req.Channel, Type: req.Type, Data: req.Data,
