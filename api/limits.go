@@ -69,8 +69,9 @@ func (cs *callers) throttle(next echo.HandlerFunc) echo.HandlerFunc {
 
 // guessWait is how long the key or the address must wait before it may
 // try a coupon code again, having used up its allowance of failures; 0
-// when it may now. Only failures count, so a busy till is never held up
-// (of concurrent tries that all fail, each counts, a few past the limit).
+// when it may now. Only failures count, so a busy till is never held up.
+// Tries made at the same moment are all checked before any has failed,
+// so they can pass the limit by as many as run at once.
 func (cs *callers) guessWait(key, address string) time.Duration {
 	return max(untilToken(cs.guessesByKey.get(key)), untilToken(cs.guessesByAddress.get(address)))
 }

@@ -110,7 +110,8 @@ func (k *Keys) recordUse(ctx context.Context, known *knownKey, now time.Time) {
 	}
 	k.mu.Unlock()
 	if due {
-		if err := k.store.KeyUsed(ctx, known.key.ID, now); err != nil {
+		// Written even if the caller has gone; the next is a minute away.
+		if err := k.store.KeyUsed(context.WithoutCancel(ctx), known.key.ID, now); err != nil {
 			k.logger.Warn("could not record the API key's last use", "key_id", known.key.ID, "error", err)
 		}
 	}
