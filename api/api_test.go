@@ -18,15 +18,18 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/omni-orchestrator/omni/api"
+	"github.com/omni-orchestrator/omni/auth"
 	"github.com/omni-orchestrator/omni/internal/testenv"
 )
 
-// client talks to the API over real HTTP.
+// client talks to the API over real HTTP, with an API key.
 type client struct {
 	t    *testing.T
 	base string
+	key  string
 }
 
+// start starts the API on a fresh backend; its client has an admin key.
 func start(t *testing.T) (*client, *testenv.Env) {
 	return startWith(t, api.Webhooks{})
 }
@@ -35,13 +38,15 @@ func startWith(t *testing.T, hooks api.Webhooks) (*client, *testenv.Env) {
 	return startServer(t, func(s *api.Server) { s.Webhooks = hooks })
 }
 
-// startServer starts the API with what configure sets beyond the env.
+// startServer starts the API with what configure sets beyond the env, and
+// a client with an admin key.
 func startServer(t *testing.T, configure func(*api.Server)) (*client, *testenv.Env) {
 	env := testenv.Start(t)
 	return serve(t, env, configure), env
 }
 
-// serve starts the API on env, with what configure (if any) sets.
+// serve starts the API on env, with what configure (if any) sets, and
+// returns a client with a key of every scope.
 func serve(t *testing.T, env *testenv.Env, configure func(*api.Server)) *client {
 	s := &api.Server{
 		Store: env.Store, Temporal: env.Temporal, Enroller: env.Enroller, Responses: env.Responses,
@@ -52,7 +57,23 @@ func serve(t *testing.T, env *testenv.Env, configure func(*api.Server)) *client 
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &client{t: t, base: srv.URL}
+	c := &client{t: t, base: srv.URL}
+	return c.as(newKey(t, env, auth.Scopes...))
+}
+
+// newKey makes an API key with scopes in the env's store.
+func newKey(t *testing.T, env *testenv.Env, scopes ...auth.Scope) string {
+	t.Helper()
+	_, key, err := auth.Create(context.Background(), env.Store, "test", scopes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// as is the client with another key ("" for none).
+func (c *client) as(key string) *client {
+	return &client{t: c.t, base: c.base, key: key}
 }
 
 // do sends body (a string is sent as is, anything else as JSON) and decodes
@@ -62,6 +83,13 @@ func (c *client) do(method, path string, body any) (int, map[string]any) {
 }
 
 func (c *client) doWith(method, path string, body any, contentType string, headers map[string]string) (int, map[string]any) {
+	c.t.Helper()
+	status, _, out := c.send(method, path, body, contentType, headers)
+	return status, out
+}
+
+// send is doWith that answers the headers too.
+func (c *client) send(method, path string, body any, contentType string, headers map[string]string) (int, http.Header, map[string]any) {
 	c.t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
@@ -80,6 +108,9 @@ func (c *client) doWith(method, path string, body any, contentType string, heade
 		c.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", contentType)
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
@@ -93,7 +124,7 @@ func (c *client) doWith(method, path string, body any, contentType string, heade
 	if len(data) > 0 && res.Header.Get("Content-Type") != "text/xml" && json.Unmarshal(data, &out) != nil {
 		c.t.Fatalf("%s %s: answer is not a JSON object: %s", method, path, data)
 	}
-	return res.StatusCode, out
+	return res.StatusCode, res.Header, out
 }
 
 func (c *client) must(want int, method, path string, body any) map[string]any {
@@ -103,6 +134,19 @@ func (c *client) must(want int, method, path string, body any) map[string]any {
 		c.t.Fatalf("%s %s: status %d, want %d: %v", method, path, got, want, out)
 	}
 	return out
+}
+
+// errorCode and errorMessage read an error answer.
+func errorCode(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+func errorMessage(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	m, _ := e["message"].(string)
+	return m
 }
 
 // eventually polls cond until it holds; journeys run asynchronously.

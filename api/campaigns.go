@@ -32,6 +32,7 @@ func (s *Server) createCampaign(c echo.Context) error {
 	if len(problems) > 0 {
 		return invalid("invalid_campaign", "the campaign definition is not valid; nothing was saved", problems...)
 	}
+	auditTargets(c, "campaign:"+def.ID)
 	if c.QueryParam("dry_run") == "true" {
 		return c.JSON(http.StatusOK, map[string]any{"valid": true, "definition": def})
 	}
@@ -203,6 +204,7 @@ func (s *Server) enrollCustomer(c echo.Context) error {
 	if err := checkEnrolment(req.CustomerID, req.Data); err != nil {
 		return err
 	}
+	auditTargets(c, "customer:"+req.CustomerID)
 	ctx := c.Request().Context()
 	stored, err := s.campaign(c.Request().Context(), c.Param("id"))
 	if err != nil {
@@ -258,6 +260,7 @@ func (s *Server) previewCampaign(c echo.Context) error {
 	if err := checkEnrolment(req.CustomerID, req.Data); err != nil {
 		return err
 	}
+	auditTargets(c, "customer:"+req.CustomerID)
 	stored, err := s.campaignVersion(c)
 	if err != nil {
 		return err

@@ -60,6 +60,9 @@ func (s *Server) upsertCustomers(c echo.Context) error {
 	if len(problems) > 0 {
 		return invalid("invalid_customer", "the customer data is not valid; nothing was written", problems...)
 	}
+	for _, p := range patches {
+		auditTargets(c, "customer:"+p.ID)
+	}
 	customers, err := s.Store.UpsertCustomers(c.Request().Context(), patches)
 	if err != nil {
 		return err
@@ -134,30 +137,38 @@ func (s *Server) customer(ctx context.Context, id string) (store.Customer, error
 func (s *Server) getCustomer(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Param("id")
-	customer, err := s.customer(ctx, id)
+	var v CustomerView
+	// One snapshot: the view's parts were all true at one moment.
+	err := s.Store.Snapshot(ctx, func(st *store.Store) error {
+		customer, err := st.Customer(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("no customer %q", id)
+		} else if err != nil {
+			return err
+		}
+		v = CustomerView{Customer: customer}
+		if v.Addresses, err = st.CustomerAddresses(ctx, customer); err != nil {
+			return err
+		}
+		if v.Journeys, err = st.CustomerJourneys(ctx, id); err != nil {
+			return err
+		}
+		if v.Messages, err = st.CustomerMessages(ctx, id, customerViewLimit); err != nil {
+			return err
+		}
+		if v.Responses, err = st.CustomerResponses(ctx, id, customerViewLimit); err != nil {
+			return err
+		}
+		if v.Suppressions, err = st.CustomerSuppressions(ctx, id); err != nil {
+			return err
+		}
+		if v.Coupons, err = st.CustomerCoupons(ctx, id); err != nil {
+			return err
+		}
+		v.Offers, err = st.CustomerOffers(ctx, customer)
+		return err
+	})
 	if err != nil {
-		return err
-	}
-	v := CustomerView{Customer: customer}
-	if v.Addresses, err = s.Store.CustomerAddresses(ctx, customer); err != nil {
-		return err
-	}
-	if v.Journeys, err = s.Store.CustomerJourneys(ctx, id); err != nil {
-		return err
-	}
-	if v.Messages, err = s.Store.CustomerMessages(ctx, id, customerViewLimit); err != nil {
-		return err
-	}
-	if v.Responses, err = s.Store.CustomerResponses(ctx, id, customerViewLimit); err != nil {
-		return err
-	}
-	if v.Suppressions, err = s.Store.CustomerSuppressions(ctx, id); err != nil {
-		return err
-	}
-	if v.Coupons, err = s.Store.CustomerCoupons(ctx, id); err != nil {
-		return err
-	}
-	if v.Offers, err = s.Store.CustomerOffers(ctx, customer); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, v)

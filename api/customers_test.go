@@ -8,6 +8,10 @@ func TestCustomerViewAfterAMultiChannelJourney(t *testing.T) {
 	c, _ := start(t)
 	c.must(200, "POST", "/v1/customers", `{"id": "ada", "email": "ada@example.com", "push_token": "tok-ada", "phone": "+4915100000001",
 		"consent": {"sms": false}, "attributes": {"first_name": "Ada", "tier": "gold"}}`)
+	// Another offer of hers, which she will say no to at the contact centre.
+	c.must(201, "POST", "/v1/campaigns", `{"id": "other", "offer_id": "OTHER", "start_at": "later", "steps": {
+		"later": {"delay": {"for": "1h"}, "next": "done"}, "done": {"exit": {}}}}`)
+	c.must(201, "POST", "/v1/campaigns/other/enroll", `{"customer_id": "ada"}`)
 	c.must(201, "POST", "/v1/campaigns", `{"id": "spring", "offer_id": "SPRING", "start_at": "code", "steps": {
 		"code":  {"coupon": {"prefix": "SP-"}, "next": "mail"},
 		"mail":  {"send": {"channel": "email", "template": {"subject": "Spring", "body": "Code {{coupon}}"}}, "next": "wait"},

@@ -34,6 +34,10 @@ func notFound(format string, args ...any) *Error {
 	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf(format, args...)}
 }
 
+func unprocessable(code, format string, args ...any) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
 func unavailable(format string, args ...any) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: fmt.Sprintf(format, args...)}
 }
@@ -74,7 +78,7 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			apiErr = unavailable("Temporal does not answer; try again")
 		default:
 			logger.Error("request failed", "method", c.Request().Method, "path", c.Path(),
-				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err)
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "key_id", keyOf(c).ID, "error", err)
 			apiErr = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log for request " + c.Response().Header().Get(echo.HeaderXRequestID)}
 		}
 		if apiErr.Status == http.StatusServiceUnavailable {
@@ -99,6 +103,10 @@ func temporalUnavailable(err error) bool {
 
 func codeFor(status int) string {
 	switch status {
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
 	case http.StatusNotFound:
 		return "not_found"
 	case http.StatusMethodNotAllowed:
@@ -107,6 +115,8 @@ func codeFor(status int) string {
 		return "payload_too_large"
 	case http.StatusUnsupportedMediaType:
 		return "unsupported_media_type"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
 	}

@@ -222,7 +222,7 @@ func TestInputIsRefusedBeforeItIsStored(t *testing.T) {
 		}
 		var rows [][]string
 		eventually(t, "every journey to complete", func() bool {
-			rows = csvRows(t, c.base+"/v1/campaigns/sheet/journeys.csv")
+			rows = csvRows(t, c, "/v1/campaigns/sheet/journeys.csv")
 			done := 0
 			for _, r := range rows[1:] {
 				if r[4] == "completed" {
@@ -241,7 +241,7 @@ func TestInputIsRefusedBeforeItIsStored(t *testing.T) {
 				t.Errorf("journeys.csv: %q escaped", r[0])
 			}
 		}
-		for _, r := range csvRows(t, c.base+"/v1/campaigns/sheet/stats.csv")[1:] {
+		for _, r := range csvRows(t, c, "/v1/campaigns/sheet/stats.csv")[1:] {
 			if r[0] != "" && !strings.HasPrefix(r[0], "'") {
 				t.Errorf("stats.csv: variant %q is not escaped", r[0])
 			}
@@ -251,11 +251,14 @@ func TestInputIsRefusedBeforeItIsStored(t *testing.T) {
 
 // with is the client failing t, a subtest, instead of the test it was
 // started for.
-func (c *client) with(t *testing.T) *client { return &client{t: t, base: c.base} }
+func (c *client) with(t *testing.T) *client { return &client{t: t, base: c.base, key: c.key} }
 
-func csvRows(t *testing.T, url string) [][]string {
+func csvRows(t *testing.T, c *client, path string) [][]string {
 	t.Helper()
-	res, err := http.Get(url)
+	url := c.base + path
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

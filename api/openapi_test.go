@@ -2,8 +2,8 @@ package api_test
 
 import (
 	"context"
-	"net/http"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -37,9 +37,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	param := regexp.MustCompile(`:(\w+)`)
 	var served []string
 	for _, r := range (&api.Server{}).Handler().Routes() {
-		if r.Method == http.MethodGet || r.Method == http.MethodPost {
-			served = append(served, r.Method+" "+param.ReplaceAllString(r.Path, "{$1}"))
-		}
+		served = append(served, r.Method+" "+param.ReplaceAllString(r.Path, "{$1}"))
 	}
 	slices.Sort(documented)
 	slices.Sort(served)
@@ -55,5 +53,46 @@ func TestOpenAPIIsAValidDocument(t *testing.T) {
 	}
 	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Each operation's security in the spec is what the route table says:
+// none for a public route, the bearer scheme with the route's scope
+// otherwise, and a scoped operation documents 401, 403 and 429.
+func TestOpenAPISecurityIsTheRouteTable(t *testing.T) {
+	data, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type operation struct {
+		Security  *[]map[string][]string `yaml:"security"`
+		Responses map[string]any         `yaml:"responses"`
+	}
+	var spec struct {
+		Paths map[string]map[string]operation `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	param := regexp.MustCompile(`:(\w+)`)
+	for _, r := range api.Routes() {
+		name := r.Method + " " + r.Path
+		op, ok := spec.Paths[param.ReplaceAllString(r.Path, "{$1}")][strings.ToLower(r.Method)]
+		switch {
+		case !ok:
+			t.Errorf("%s: not in the spec", name)
+		case op.Security == nil:
+			t.Errorf("%s: the spec gives it no security (public ones say security: [])", name)
+		case r.Public != "" && len(*op.Security) != 0:
+			t.Errorf("%s is public, the spec asks for %v", name, *op.Security)
+		case r.Public == "" && !reflect.DeepEqual(*op.Security, []map[string][]string{{"bearer": {string(r.Scope)}}}):
+			t.Errorf("%s needs %s, the spec says %v", name, r.Scope, *op.Security)
+		case r.Public == "":
+			for _, status := range []string{"401", "403", "429"} {
+				if op.Responses[status] == nil {
+					t.Errorf("%s: the spec does not document %s", name, status)
+				}
+			}
+		}
 	}
 }

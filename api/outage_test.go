@@ -40,6 +40,7 @@ func TestAPostgreSQLOutageAnswers503AndLosesNothing(t *testing.T) {
 	} {
 		req, _ := http.NewRequest(r.method, c.base+r.path, strings.NewReader(r.body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+c.key)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

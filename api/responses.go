@@ -58,6 +58,10 @@ func (s *Server) postResponse(c echo.Context) error {
 	if ps := req.validate(); len(ps) > 0 {
 		return invalid("invalid_response", "the response is not valid; nothing was stored", ps...)
 	}
+	auditTargets(c, "customer:"+req.CustomerID)
+	if req.CampaignID != "" {
+		auditTargets(c, "campaign:"+req.CampaignID)
+	}
 	r := store.Response{
 		EventID: req.EventID, CustomerID: req.CustomerID, CampaignID: req.CampaignID, OfferID: req.OfferID,
 		Channel: req.Channel, Type: req.Type, Data: req.Data,
@@ -70,6 +74,10 @@ func (s *Server) postResponse(c echo.Context) error {
 	switch {
 	case errors.Is(err, responses.ErrUnknownCustomer), errors.Is(err, responses.ErrUnknownCampaign):
 		return notFound("%v", err)
+	case errors.Is(err, responses.ErrNotInCampaign):
+		return unprocessable("not_in_campaign", "%v; nothing was stored", err)
+	case errors.Is(err, responses.ErrNotOffered):
+		return unprocessable("not_offered", "%v; nothing was stored", err)
 	case errors.As(err, &signalErr):
 		return unavailable("the response is stored, but %v; post it again with the same event_id", err)
 	case err != nil:

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
 
+	"github.com/omni-orchestrator/omni/auth"
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels/twilio"
 	"github.com/omni-orchestrator/omni/enroll"
@@ -38,22 +39,125 @@ type Server struct {
 	Webhooks  Webhooks
 	// LinkSchemes are the app schemes push links may use besides https.
 	LinkSchemes campaign.LinkSchemes
+	Limits      Limits
 	// Metrics is the process's registry, served at /metrics; without one
 	// the API serves its own (requests and runtime only).
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
+
+	keys    *auth.Keys
+	callers *callers
+}
+
+// route is a route the API serves and who may call it: a key with scope,
+// or, where public says why, anybody.
+type route struct {
+	method, path string
+	scope        auth.Scope
+	public       string
+	handle       echo.HandlerFunc
+}
+
+func scoped(method, path string, scope auth.Scope, h echo.HandlerFunc) route {
+	return route{method: method, path: path, scope: scope, handle: h}
+}
+
+func public(method, path, why string, h echo.HandlerFunc) route {
+	return route{method: method, path: path, public: why, handle: h}
+}
+
+// routes is every route of the API, each with the scope a key needs for
+// it or the reason it is public. Handler registers these and nothing
+// else, and a test fails when a served route is not in this table, so no
+// route is ever open by accident. Adding a route is adding its line here
+// (and its operation, with that scope as its security, to openapi.yaml).
+func (s *Server) routes() []route {
+	const get, post, del = http.MethodGet, http.MethodPost, http.MethodDelete
+	return []route{
+		public(get, "/healthz", "a liveness probe", s.healthz),
+		public(get, "/readyz", "a readiness probe", s.readyz),
+		public(get, "/metrics", "operational figures without personal data, for a scraper", echo.WrapHandler(s.Metrics.Handler())),
+		public(get, "/openapi.yaml", "the published API description", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openAPI) }),
+		public(post, "/v1/webhooks/sendgrid", "SendGrid signs it", s.sendgridWebhook),
+		public(post, twilio.StatusPath, "Twilio signs it", s.twilioStatus),
+		public(post, twilio.InboundPath, "Twilio signs it", s.twilioInbound),
+
+		scoped(post, "/v1/customers", auth.CustomersWrite, s.upsertCustomers),
+		scoped(get, "/v1/customers/:id", auth.CustomersRead, s.getCustomer),
+		scoped(get, "/v1/customers/:id/timeline", auth.CustomersRead, s.getTimeline),
+		scoped(get, "/v1/customers/:id/offers", auth.CustomersRead, s.getOffers),
+
+		scoped(post, "/v1/campaigns", auth.CampaignsWrite, s.createCampaign),
+		scoped(get, "/v1/campaigns/:id", auth.CampaignsRead, s.getCampaign),
+		scoped(post, "/v1/campaigns/:id/launch", auth.CampaignsWrite, s.launchCampaign),
+		scoped(post, "/v1/campaigns/:id/enroll", auth.CampaignsWrite, s.enrollCustomer),
+		scoped(post, "/v1/campaigns/:id/preview", auth.CampaignsWrite, s.previewCampaign),
+		scoped(post, "/v1/campaigns/:id/pause", auth.CampaignsWrite, s.controlCampaign(journey.Pause)),
+		scoped(post, "/v1/campaigns/:id/resume", auth.CampaignsWrite, s.controlCampaign(journey.Resume)),
+		scoped(post, "/v1/campaigns/:id/cancel", auth.CampaignsWrite, s.controlCampaign(journey.Cancel)),
+		scoped(get, "/v1/campaigns/:id/stats", auth.CampaignsRead, s.getStats),
+		scoped(get, "/v1/campaigns/:id/stats.csv", auth.CampaignsRead, s.getStatsCSV),
+		scoped(get, "/v1/campaigns/:id/journeys.csv", auth.CampaignsRead, s.getJourneysCSV),
+
+		scoped(post, "/v1/responses", auth.EventsWrite, s.postResponse),
+		scoped(post, "/v1/coupons/:code/redeem", auth.EventsWrite, s.redeemCoupon),
+
+		scoped(post, "/v1/keys", auth.Admin, s.createKey),
+		scoped(get, "/v1/keys", auth.Admin, s.listKeys),
+		scoped(del, "/v1/keys/:id", auth.Admin, s.revokeKey),
+		scoped(get, "/v1/audit", auth.Admin, s.getAudit),
+	}
+}
+
+// Route is what the route table says of a route: its scope, or why it is
+// public.
+type Route struct {
+	Method, Path string
+	Scope        auth.Scope
+	Public       string
+}
+
+// Routes is the route table, without the handlers.
+func Routes() []Route {
+	var out []Route
+	for _, r := range (&Server{Metrics: metrics.New()}).routes() {
+		out = append(out, Route{Method: r.method, Path: r.path, Scope: r.scope, Public: r.public})
+	}
+	return out
 }
 
 // Handler returns the API's routes.
 func (s *Server) Handler() *echo.Echo {
-	m := s.Metrics
-	if m == nil {
-		m = metrics.New()
+	if s.Metrics == nil {
+		s.Metrics = metrics.New()
 	}
+	e := s.echo()
+	s.keys = auth.NewKeys(s.Store, s.Logger)
+	s.callers = newCallers(s.Limits)
+	authenticate := s.authenticate()
+	// A key is checked before the body is read: a caller without one
+	// learns nothing of what its input would have got.
+	for _, r := range s.routes() {
+		if r.public != "" {
+			e.Add(r.method, r.path, r.handle, cleanInput)
+			continue
+		}
+		e.Add(r.method, r.path, r.handle, authenticate, s.callers.throttle, s.audit, authorize(r.scope), cleanInput)
+	}
+	return e
+}
+
+// echo is the API without routes: the error shape, request ids, limits
+// and the request log and metrics.
+func (s *Server) echo() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(s.Logger)
 	e.JSONSerializer = jsonSerializer{}
+	// A caller's address is X-Forwarded-For's nearest address outside
+	// loopback and private networks (a proxy in front), else the
+	// connection's: callers on the internet cannot choose theirs.
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	e.Use(middleware.RequestID())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -65,43 +169,16 @@ func (s *Server) Handler() *echo.Echo {
 		LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true, LogRequestID: true, LogRoutePath: true,
 		HandleError: true, // the status the error handler answers, not 200
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			s.Logger.Debug("request", "method", v.Method, "uri", v.URI, "status", v.Status, "latency", v.Latency, "request_id", v.RequestID)
+			s.Logger.Debug("request", "method", v.Method, "uri", v.URI, "status", v.Status, "latency", v.Latency,
+				"request_id", v.RequestID, "key_id", keyOf(c).ID)
 			route := v.RoutePath
 			if route == "" {
 				route = "unmatched"
 			}
-			m.ObserveRequest(v.Method, route, v.Status, v.Latency)
+			s.Metrics.ObserveRequest(v.Method, route, v.Status, v.Latency)
 			return nil
 		},
 	}))
-	e.Use(cleanInput)
-
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(m.Handler()))
-	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openAPI) })
-
-	v1 := e.Group("/v1")
-	v1.POST("/customers", s.upsertCustomers)
-	v1.GET("/customers/:id", s.getCustomer)
-	v1.GET("/customers/:id/timeline", s.getTimeline)
-	v1.GET("/customers/:id/offers", s.getOffers)
-	v1.POST("/coupons/:code/redeem", s.redeemCoupon)
-	v1.POST("/campaigns", s.createCampaign)
-	v1.GET("/campaigns/:id", s.getCampaign)
-	v1.POST("/campaigns/:id/launch", s.launchCampaign)
-	v1.POST("/campaigns/:id/enroll", s.enrollCustomer)
-	v1.POST("/campaigns/:id/preview", s.previewCampaign)
-	v1.GET("/campaigns/:id/stats", s.getStats)
-	v1.GET("/campaigns/:id/stats.csv", s.getStatsCSV)
-	v1.GET("/campaigns/:id/journeys.csv", s.getJourneysCSV)
-	v1.POST("/campaigns/:id/pause", s.controlCampaign(journey.Pause))
-	v1.POST("/campaigns/:id/resume", s.controlCampaign(journey.Resume))
-	v1.POST("/campaigns/:id/cancel", s.controlCampaign(journey.Cancel))
-	v1.POST("/responses", s.postResponse)
-	v1.POST("/webhooks/sendgrid", s.sendgridWebhook)
-	e.POST(twilio.StatusPath, s.twilioStatus)
-	e.POST(twilio.InboundPath, s.twilioInbound)
 	return e
 }
 

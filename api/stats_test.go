@@ -17,9 +17,12 @@ const abCampaign = `{"id": "ab", "rules": {"goal": "converted"}, "start_at": "sp
 	"wait":   {"wait": {"for": ["converted"], "timeout": "1h"}, "next": "done"},
 	"done":   {"exit": {}}}}`
 
-func getCSV(t *testing.T, url string) [][]string {
+func getCSV(t *testing.T, c *client, path string) [][]string {
 	t.Helper()
-	res, err := http.Get(url)
+	url := c.base + path
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +103,7 @@ func TestCampaignStatsAddUp(t *testing.T) {
 		t.Fatalf("conversions by variant %v, want %d", convertedByVariant, converted)
 	}
 
-	rows := getCSV(t, c.base+"/v1/campaigns/ab/stats.csv")
+	rows := getCSV(t, c, "/v1/campaigns/ab/stats.csv")
 	enrolled := 0
 	for _, r := range rows[1:] {
 		if r[3] == "enrolled" {
@@ -111,7 +114,7 @@ func TestCampaignStatsAddUp(t *testing.T) {
 	if strings.Join(rows[0], ",") != "variant,channel,step,metric,count" || enrolled != n {
 		t.Fatalf("stats.csv: %v", rows)
 	}
-	if rows := getCSV(t, c.base+"/v1/campaigns/ab/journeys.csv"); len(rows) != n+1 || rows[1][0] != "journey:ab:c00" {
+	if rows := getCSV(t, c, "/v1/campaigns/ab/journeys.csv"); len(rows) != n+1 || rows[1][0] != "journey:ab:c00" {
 		t.Fatalf("journeys.csv: %d rows, first %v", len(rows), rows[1])
 	}
 	c.must(404, "GET", "/v1/campaigns/nope/stats", nil)

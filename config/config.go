@@ -73,6 +73,12 @@ type Config struct {
 	// OMNI_PUBLIC_URL: the scheme and host providers call omni at, e.g.
 	// https://omni.example.com (Twilio signs the URL it called).
 	PublicURL string `env:"OMNI_PUBLIC_URL"`
+	// OMNI_KEY_RATE: requests a second one API key may make to one API
+	// process, in bursts of as many; 0 for no limit.
+	KeyRate float64 `env:"OMNI_KEY_RATE" envDefault:"0"`
+	// OMNI_COUPON_FAILURES: failed coupon redemptions a minute one key,
+	// and one source address, may make before redemptions answer 429.
+	CouponFailures int `env:"OMNI_COUPON_FAILURES" envDefault:"10"`
 	// OMNI_SEND_CONCURRENCY: how many sends of one channel a worker has in
 	// flight at once.
 	SendConcurrency int `env:"OMNI_SEND_CONCURRENCY" envDefault:"50"`
@@ -201,6 +207,10 @@ func (c Config) validate() error {
 	atLeast("OMNI_ACTIVITY_POLLERS", c.ActivityPollers, 0)
 	atLeast("OMNI_STICKY_CACHE_SIZE", c.StickyCacheSize, 0)
 	atLeast("SENDGRID_ASM_GROUP_ID", c.SendGrid.ASMGroupID, 0)
+	atLeast("OMNI_COUPON_FAILURES", c.CouponFailures, 1)
+	if c.KeyRate < 0 {
+		errs = append(errs, fmt.Errorf("OMNI_KEY_RATE=%v: must be 0 (no limit) or more (requests per second)", c.KeyRate))
+	}
 	for _, r := range []struct {
 		name string
 		rate float64

@@ -29,6 +29,8 @@ func TestABadValueNamesItsVariable(t *testing.T) {
 		"OMNI_LAUNCH_PAGE_SIZE":    "lots",
 		"OMNI_SEND_CONCURRENCY":    "0",
 		"TWILIO_RATE":              "-1",
+		"OMNI_KEY_RATE":            "-5",
+		"OMNI_COUPON_FAILURES":     "0",
 		"LOG_LEVEL":                "loud",
 		"OMNI_DEFAULT_TIMEZONE":    "Mars/Olympus_Mons",
 		"OMNI_HTTP_READ_TIMEOUT":   "0s",

@@ -27,6 +27,11 @@ import (
 var (
 	ErrUnknownCustomer = errors.New("unknown customer")
 	ErrUnknownCampaign = errors.New("unknown campaign")
+	// The customer has no journey in the campaign named and is not
+	// offered it.
+	ErrNotInCampaign = errors.New("not in the campaign")
+	// The offer named is none of the customer's.
+	ErrNotOffered = errors.New("not offered")
 )
 
 // SignalError means the response is stored but a journey could not be told;
@@ -62,12 +67,17 @@ type Result struct {
 // Routing reads the journeys table, never Temporal. A repeated event that
 // already reached its journeys changes nothing; one that did not is
 // signalled again (journeys count each event once).
+//
+// Only what concerns the customer is taken (see admit); anything else is
+// refused before it is stored, so it moves no counter either.
 func (rec *Recorder) Record(ctx context.Context, r store.Response) (Result, error) {
-	if _, err := rec.Store.Customer(ctx, r.CustomerID); errors.Is(err, store.ErrNotFound) {
+	customer, err := rec.Store.Customer(ctx, r.CustomerID)
+	if errors.Is(err, store.ErrNotFound) {
 		return Result{}, fmt.Errorf("%w %q", ErrUnknownCustomer, r.CustomerID)
 	} else if err != nil {
 		return Result{}, err
 	}
+	namedOffer := r.OfferID != ""
 	var rules *campaign.Rules
 	if r.CampaignID != "" {
 		c, err := rec.Store.Campaign(ctx, r.CampaignID)
@@ -80,6 +90,14 @@ func (rec *Recorder) Record(ctx context.Context, r store.Response) (Result, erro
 			r.OfferID = c.Definition.OfferID
 		}
 		rules = c.Definition.Rules
+	}
+	if err := rec.admit(ctx, customer, r, namedOffer); err != nil {
+		// The same event again was admitted the first time; it is
+		// answered as the duplicate it is, even if, say, its rejection
+		// has since taken the offer off the customer's list.
+		if stored, serr := rec.Store.ResponseStored(ctx, r.EventID); serr != nil || !stored {
+			return Result{}, errors.Join(err, serr)
+		}
 	}
 	if r.OccurredAt.IsZero() {
 		r.OccurredAt = time.Now().UTC()
@@ -113,6 +131,41 @@ func (rec *Recorder) Record(ctx context.Context, r store.Response) (Result, erro
 		}
 	}
 	return res, rec.Store.MarkRouted(ctx, stored.EventID)
+}
+
+// admit checks that a response is about what omni knows of the customer:
+// a campaign it names is one the customer has a journey in (in any
+// status: a click can come after the journey ended) or one whose offer
+// GET /v1/customers/{id}/offers shows them (the contact centre records
+// a no to an offer the customer is eligible for); an offer it names is
+// one of those of the customer's journeys or one that list shows. A
+// response that names neither reaches only the customer's own journeys,
+// offers and consent.
+func (rec *Recorder) admit(ctx context.Context, customer store.Customer, r store.Response, namedOffer bool) error {
+	if r.CampaignID == "" && !namedOffer {
+		return nil
+	}
+	theirs, err := rec.Store.JourneyOffers(ctx, customer.ID)
+	if err != nil {
+		return err
+	}
+	inCampaign := r.CampaignID == "" || slices.ContainsFunc(theirs, func(o store.JourneyOffer) bool { return o.CampaignID == r.CampaignID })
+	offered := !namedOffer || slices.ContainsFunc(theirs, func(o store.JourneyOffer) bool { return o.OfferID == r.OfferID })
+	if !inCampaign || !offered {
+		shown, err := rec.Store.CustomerOffers(ctx, customer)
+		if err != nil {
+			return err
+		}
+		inCampaign = inCampaign || slices.ContainsFunc(shown, func(o store.Offer) bool { return o.CampaignID == r.CampaignID })
+		offered = offered || slices.ContainsFunc(shown, func(o store.Offer) bool { return o.OfferID == r.OfferID })
+	}
+	switch {
+	case !inCampaign:
+		return fmt.Errorf("%w: customer %q has no journey in campaign %q and is not offered it", ErrNotInCampaign, customer.ID, r.CampaignID)
+	case !offered:
+		return fmt.Errorf("%w: offer %q is not one of customer %q's: no journey of theirs makes it, and their offers do not show it", ErrNotOffered, r.OfferID, customer.ID)
+	}
+	return nil
 }
 
 // effects are what a response changes besides being stored. A rejection

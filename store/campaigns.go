@@ -79,12 +79,12 @@ func lockCampaign(ctx context.Context, tx pgx.Tx, id string) error {
 
 // Campaign returns the latest version of a campaign, or ErrNotFound.
 func (s *Store) Campaign(ctx context.Context, id string) (Campaign, error) {
-	return scanCampaign(s.pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1`, id))
+	return scanCampaign(s.db.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1`, id))
 }
 
 // CampaignVersion returns one version of a campaign, or ErrNotFound.
 func (s *Store) CampaignVersion(ctx context.Context, id string, version int) (Campaign, error) {
-	return scanCampaign(s.pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1 AND version = $2`, id, version))
+	return scanCampaign(s.db.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1 AND version = $2`, id, version))
 }
 
 // JourneyCounts counts a campaign's journeys by status.
@@ -94,7 +94,7 @@ func (s *Store) JourneyCounts(ctx context.Context, campaignID string) (map[strin
 
 // countBy runs a query of (key, count) rows into a map.
 func (s *Store) countBy(ctx context.Context, query string, args ...any) (map[string]int, error) {
-	rows, _ := s.pool.Query(ctx, query, args...)
+	rows, _ := s.db.Query(ctx, query, args...)
 	counts := map[string]int{}
 	var key string
 	var n int
@@ -108,7 +108,7 @@ func (s *Store) countBy(ctx context.Context, query string, args ...any) (map[str
 // CampaignStatus returns the status of the campaign's latest version.
 func (s *Store) CampaignStatus(ctx context.Context, campaignID string) (string, error) {
 	var status string
-	err := s.pool.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1`, campaignID).Scan(&status)
+	err := s.db.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1`, campaignID).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", ErrNotFound
 	}

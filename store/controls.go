@@ -34,14 +34,14 @@ const controlColumns = `id, campaign_id, action, seq, status, journeys, finished
 
 // StartedControl records that a control's workflow runs.
 func (s *Store) StartedControl(ctx context.Context, id, runID string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE campaign_controls SET run_id = $2 WHERE id = $1`, id, runID)
+	_, err := s.db.Exec(ctx, `UPDATE campaign_controls SET run_id = $2 WHERE id = $1`, id, runID)
 	return err
 }
 
 // UnstartedControls lists running controls created at least olderThan ago
 // whose workflow is not known to have started.
 func (s *Store) UnstartedControls(ctx context.Context, olderThan time.Duration) ([]Control, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls
+	rows, _ := s.db.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls
 WHERE run_id IS NULL AND status = 'running' AND created_at < now() - make_interval(secs => $1) ORDER BY seq`, olderThan.Seconds())
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Control])
 }
@@ -91,7 +91,7 @@ VALUES ($1, $2, $3, nextval('campaign_control_seq')) RETURNING `+controlColumns,
 
 // UpdateControl records a control's progress; done marks it finished.
 func (s *Store) UpdateControl(ctx context.Context, id string, journeys, finished int, done bool) error {
-	_, err := s.pool.Exec(ctx, `UPDATE campaign_controls SET journeys = $2, finished = $3,
+	_, err := s.db.Exec(ctx, `UPDATE campaign_controls SET journeys = $2, finished = $3,
 	status = CASE WHEN $4 THEN 'finished' ELSE status END,
 	finished_at = CASE WHEN $4 THEN now() ELSE finished_at END
 WHERE id = $1`, id, journeys, finished, done)
@@ -100,12 +100,12 @@ WHERE id = $1`, id, journeys, finished, done)
 
 // Controls lists a campaign's controls, newest first.
 func (s *Store) Controls(ctx context.Context, campaignID string) ([]Control, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls WHERE campaign_id = $1 ORDER BY seq DESC LIMIT 20`, campaignID)
+	rows, _ := s.db.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls WHERE campaign_id = $1 ORDER BY seq DESC LIMIT 20`, campaignID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Control])
 }
 
 // LatestControl returns the campaign's latest control, or ErrNotFound.
 func (s *Store) LatestControl(ctx context.Context, campaignID string) (Control, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls WHERE campaign_id = $1 ORDER BY seq DESC LIMIT 1`, campaignID)
+	rows, _ := s.db.Query(ctx, `SELECT `+controlColumns+` FROM campaign_controls WHERE campaign_id = $1 ORDER BY seq DESC LIMIT 1`, campaignID)
 	return collectOne(rows, pgx.RowToStructByName[Control])
 }

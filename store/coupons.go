@@ -48,7 +48,7 @@ func (s *Store) IssueCoupon(ctx context.Context, key string, c Coupon, prefix st
 		for i, b := range random {
 			code[i] = codeAlphabet[int(b)%len(codeAlphabet)]
 		}
-		rows, _ := s.pool.Query(ctx, `
+		rows, _ := s.db.Query(ctx, `
 WITH issued AS (
 	INSERT INTO coupons (code, idempotency_key, customer_id, campaign_id, journey_id, offer_id, expires_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING `+couponColumns+`)
@@ -65,13 +65,13 @@ SELECT * FROM issued UNION ALL SELECT `+couponColumns+` FROM coupons WHERE idemp
 // RedeemCoupon redeems a code once, whatever the channel: of two
 // concurrent redemptions one wins, the other gets ErrRedeemed.
 func (s *Store) RedeemCoupon(ctx context.Context, code, channel, orderRef string) (Coupon, error) {
-	rows, _ := s.pool.Query(ctx, `UPDATE coupons SET redeemed_at = now(), redeemed_channel = $2, order_ref = nullif($3, '')
+	rows, _ := s.db.Query(ctx, `UPDATE coupons SET redeemed_at = now(), redeemed_channel = $2, order_ref = nullif($3, '')
 WHERE code = $1 AND redeemed_at IS NULL AND expires_at > now() RETURNING `+couponColumns, code, channel, orderRef)
 	c, err := collectOne(rows, pgx.RowToStructByName[Coupon])
 	if !errors.Is(err, ErrNotFound) {
 		return c, err
 	}
-	rows, _ = s.pool.Query(ctx, `SELECT `+couponColumns+` FROM coupons WHERE code = $1`, code)
+	rows, _ = s.db.Query(ctx, `SELECT `+couponColumns+` FROM coupons WHERE code = $1`, code)
 	if c, err = collectOne(rows, pgx.RowToStructByName[Coupon]); err != nil {
 		return c, err
 	}
@@ -83,6 +83,6 @@ WHERE code = $1 AND redeemed_at IS NULL AND expires_at > now() RETURNING `+coupo
 
 // CustomerCoupons lists a customer's coupons, newest first.
 func (s *Store) CustomerCoupons(ctx context.Context, customerID string) ([]Coupon, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+couponColumns+` FROM coupons WHERE customer_id = $1 ORDER BY created_at DESC`, customerID)
+	rows, _ := s.db.Query(ctx, `SELECT `+couponColumns+` FROM coupons WHERE customer_id = $1 ORDER BY created_at DESC`, customerID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Coupon])
 }

@@ -149,7 +149,7 @@ RETURNING `+customerColumns,
 
 // Customer returns one customer, or ErrNotFound.
 func (s *Store) Customer(ctx context.Context, id string) (Customer, error) {
-	return scanCustomer(s.pool.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1`, id))
+	return scanCustomer(s.db.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1`, id))
 }
 
 // CustomerRef is what enrolment needs of a customer.
@@ -160,26 +160,26 @@ type CustomerRef struct {
 
 // CustomersAfter pages through all customers in id order, after the given id.
 func (s *Store) CustomersAfter(ctx context.Context, after string, limit int) ([]Customer, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+customerColumns+` FROM customers WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	rows, _ := s.db.Query(ctx, `SELECT `+customerColumns+` FROM customers WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Customer, error) { return scanCustomer(r) })
 }
 
 // CustomersIn returns the customers of ids that exist, in id order.
 func (s *Store) CustomersIn(ctx context.Context, ids []string) ([]Customer, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ANY($1) ORDER BY id`, ids)
+	rows, _ := s.db.Query(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ANY($1) ORDER BY id`, ids)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Customer, error) { return scanCustomer(r) })
 }
 
 // CustomerIDsByPhone lists the customers with this phone number.
 func (s *Store) CustomerIDsByPhone(ctx context.Context, phone string) ([]string, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id FROM customers WHERE phone = $1 ORDER BY id`, phone)
+	rows, _ := s.db.Query(ctx, `SELECT id FROM customers WHERE phone = $1 ORDER BY id`, phone)
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // RemovePushToken forgets a push token the provider says is gone, unless
 // the customer has a new one by now.
 func (s *Store) RemovePushToken(ctx context.Context, customerID, token string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE customers SET push_token = NULL, updated_at = now() WHERE id = $1 AND push_token = $2`, customerID, token)
+	_, err := s.db.Exec(ctx, `UPDATE customers SET push_token = NULL, updated_at = now() WHERE id = $1 AND push_token = $2`, customerID, token)
 	return err
 }
 
@@ -208,7 +208,7 @@ func (s *Store) CustomerAddresses(ctx context.Context, c Customer) ([]Address, e
 	for i, ch := range campaign.Channels {
 		out[i] = Address{Channel: ch, Address: c.Address(ch), Consent: c.Consents(ch)}
 	}
-	rows, _ := s.pool.Query(ctx, `
+	rows, _ := s.db.Query(ctx, `
 SELECT ch, m.status, m.at FROM unnest($2::text[]) ch
 JOIN LATERAL (SELECT status, coalesce(sent_at, created_at) AS at FROM messages
 	WHERE customer_id = $1 AND channel = ch ORDER BY created_at DESC LIMIT 1) m ON true`, c.ID, campaign.Channels)

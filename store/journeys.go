@@ -45,7 +45,7 @@ func (s *Store) CreateJourney(ctx context.Context, j Journey) (Journey, bool, er
 		Journey
 	}
 	for attempt := 1; ; attempt++ {
-		rows, _ := s.pool.Query(ctx, `
+		rows, _ := s.db.Query(ctx, `
 WITH created AS (
 	INSERT INTO journeys (workflow_id, campaign_id, version, customer_id, current_step, data, launch_id)
 	VALUES ($1, $2, $3, $4, $5, $6, nullif($7, '')) ON CONFLICT (workflow_id) DO NOTHING
@@ -64,14 +64,14 @@ UNION ALL SELECT false, `+journeyColumns+` FROM journeys WHERE workflow_id = $1 
 
 // StartedJourney records that a journey's workflow runs.
 func (s *Store) StartedJourney(ctx context.Context, workflowID, runID string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE journeys SET run_id = $2 WHERE workflow_id = $1`, workflowID, runID)
+	_, err := s.db.Exec(ctx, `UPDATE journeys SET run_id = $2 WHERE workflow_id = $1`, workflowID, runID)
 	return err
 }
 
 // UnstartedJourneys lists active journeys written at least olderThan ago
 // whose workflow is not known to have started, oldest first.
 func (s *Store) UnstartedJourneys(ctx context.Context, olderThan time.Duration, limit int) ([]Journey, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+journeyColumns+` FROM journeys
+	rows, _ := s.db.Query(ctx, `SELECT `+journeyColumns+` FROM journeys
 WHERE run_id IS NULL AND status = 'active' AND started_at < now() - make_interval(secs => $1)
 ORDER BY started_at LIMIT $2`, olderThan.Seconds(), limit)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Journey])
@@ -79,7 +79,7 @@ ORDER BY started_at LIMIT $2`, olderThan.Seconds(), limit)
 
 // FinishJourney records how a journey ended.
 func (s *Store) FinishJourney(ctx context.Context, workflowID, status string, p journey.Progress, reason string) error {
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.db.Exec(ctx, `
 UPDATE journeys SET status = $2, current_step = $3, variant = coalesce(nullif($4, ''), variant),
 	exit_reason = nullif($5, ''), ended_at = coalesce(ended_at, now())
 WHERE workflow_id = $1`, workflowID, status, p.Step, p.Variant, reason)
@@ -88,7 +88,7 @@ WHERE workflow_id = $1`, workflowID, status, p.Step, p.Variant, reason)
 
 // RecordProgress records where an active journey is.
 func (s *Store) RecordProgress(ctx context.Context, workflowID string, p journey.Progress) error {
-	_, err := s.pool.Exec(ctx, updateProgress, workflowID, p.Step, p.Variant, p.Status, p.Reason)
+	_, err := s.db.Exec(ctx, updateProgress, workflowID, p.Step, p.Variant, p.Status, p.Reason)
 	return err
 }
 
@@ -113,7 +113,7 @@ WHERE j.customer_id = $1 AND j.status = 'active' AND j.converted_at IS NULL
 
 // CustomerJourneys lists a customer's journeys, newest first.
 func (s *Store) CustomerJourneys(ctx context.Context, customerID string) ([]Journey, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+journeyColumns+` FROM journeys WHERE customer_id = $1 ORDER BY started_at DESC`, customerID)
+	rows, _ := s.db.Query(ctx, `SELECT `+journeyColumns+` FROM journeys WHERE customer_id = $1 ORDER BY started_at DESC`, customerID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Journey])
 }
 
@@ -151,14 +151,14 @@ func (s *Store) CampaignJourneys(ctx context.Context, campaignID string, fn func
 
 // Journey returns one journey, or ErrNotFound.
 func (s *Store) Journey(ctx context.Context, workflowID string) (Journey, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+journeyColumns+` FROM journeys WHERE workflow_id = $1`, workflowID)
+	rows, _ := s.db.Query(ctx, `SELECT `+journeyColumns+` FROM journeys WHERE workflow_id = $1`, workflowID)
 	return collectOne(rows, pgx.RowToStructByName[Journey])
 }
 
 // ActiveJourneyIDs lists the workflow IDs of a customer's active journeys,
 // optionally only those of one campaign.
 func (s *Store) ActiveJourneyIDs(ctx context.Context, customerID, campaignID string) ([]string, error) {
-	rows, _ := s.pool.Query(ctx, `
+	rows, _ := s.db.Query(ctx, `
 SELECT workflow_id FROM journeys
 WHERE customer_id = $1 AND status = 'active' AND ($2 = '' OR campaign_id = $2)
 ORDER BY workflow_id`, customerID, campaignID)
@@ -176,7 +176,24 @@ func collectOne[T any](rows pgx.Rows, fn pgx.RowToFunc[T]) (T, error) {
 // ActiveJourneysAfter pages through a campaign's active journeys by
 // workflow id.
 func (s *Store) ActiveJourneysAfter(ctx context.Context, campaignID, after string, limit int) ([]string, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT workflow_id FROM journeys WHERE campaign_id = $1 AND status = 'active' AND workflow_id > $2
+	rows, _ := s.db.Query(ctx, `SELECT workflow_id FROM journeys WHERE campaign_id = $1 AND status = 'active' AND workflow_id > $2
 ORDER BY workflow_id LIMIT $3`, campaignID, after, limit)
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// JourneyOffer is a campaign a customer has a journey in (in any status)
+// and the offer of the journey's version, if it makes one.
+type JourneyOffer struct {
+	CampaignID string `db:"campaign_id"`
+	OfferID    string `db:"offer_id"`
+}
+
+// JourneyOffers lists the campaigns the customer has journeys in, with
+// their offers.
+func (s *Store) JourneyOffers(ctx context.Context, customerID string) ([]JourneyOffer, error) {
+	rows, _ := s.db.Query(ctx, `
+SELECT j.campaign_id, coalesce(c.offer_id, '') AS offer_id FROM journeys j
+JOIN campaigns c ON c.id = j.campaign_id AND c.version = j.version
+WHERE j.customer_id = $1`, customerID)
+	return pgx.CollectRows(rows, pgx.RowToStructByName[JourneyOffer])
 }

@@ -68,14 +68,14 @@ func (p *LaunchProgress) Skip(reason string, n int) {
 
 // CreateLaunch records a launch before its workflow starts.
 func (s *Store) CreateLaunch(ctx context.Context, l Launch) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO launches (id, campaign_id, version, audience) VALUES ($1, $2, $3, $4)`,
+	_, err := s.db.Exec(ctx, `INSERT INTO launches (id, campaign_id, version, audience) VALUES ($1, $2, $3, $4)`,
 		l.ID, l.CampaignID, l.Version, l.Audience)
 	return err
 }
 
 // UpdateLaunch records progress; done marks the launch finished.
 func (s *Store) UpdateLaunch(ctx context.Context, id string, p LaunchProgress, done bool) error {
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.db.Exec(ctx, `
 UPDATE launches SET enrolled = $2, already_enrolled = $3, skipped = $4, skipped_reasons = coalesce($6, '{}'::jsonb), audience_size = $7,
 	status = CASE WHEN $5 AND status = 'running' THEN 'finished' ELSE status END,
 	finished_at = CASE WHEN $5 THEN now() ELSE finished_at END
@@ -85,7 +85,7 @@ WHERE id = $1`, id, p.Enrolled, p.AlreadyEnrolled, p.Skipped, done, p.SkippedRea
 
 // Launch returns one launch, or ErrNotFound.
 func (s *Store) Launch(ctx context.Context, id string) (Launch, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+launchColumns+` FROM launches WHERE id = $1`, id)
+	rows, _ := s.db.Query(ctx, `SELECT `+launchColumns+` FROM launches WHERE id = $1`, id)
 	return collectOne(rows, pgx.RowToStructByName[Launch])
 }
 
@@ -94,28 +94,28 @@ const launchColumns = `id, campaign_id, version, audience, status, audience_size
 
 // StartedLaunch records that a launch's workflow runs.
 func (s *Store) StartedLaunch(ctx context.Context, id, runID string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE launches SET run_id = $2 WHERE id = $1`, id, runID)
+	_, err := s.db.Exec(ctx, `UPDATE launches SET run_id = $2 WHERE id = $1`, id, runID)
 	return err
 }
 
 // UnstartedLaunches lists running launches created at least olderThan ago
 // whose workflow is not known to have started.
 func (s *Store) UnstartedLaunches(ctx context.Context, olderThan time.Duration) ([]Launch, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+launchColumns+` FROM launches
+	rows, _ := s.db.Query(ctx, `SELECT `+launchColumns+` FROM launches
 WHERE run_id IS NULL AND status = 'running' AND created_at < now() - make_interval(secs => $1) ORDER BY created_at`, olderThan.Seconds())
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Launch])
 }
 
 // Launches lists a campaign's launches, newest first.
 func (s *Store) Launches(ctx context.Context, campaignID string) ([]Launch, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+launchColumns+` FROM launches WHERE campaign_id = $1 ORDER BY created_at DESC LIMIT 20`, campaignID)
+	rows, _ := s.db.Query(ctx, `SELECT `+launchColumns+` FROM launches WHERE campaign_id = $1 ORDER BY created_at DESC LIMIT 20`, campaignID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Launch])
 }
 
 // CancelLaunches marks a campaign's running launches cancelled and returns
 // their ids.
 func (s *Store) CancelLaunches(ctx context.Context, campaignID string) ([]string, error) {
-	rows, _ := s.pool.Query(ctx, `UPDATE launches SET status = 'cancelled', finished_at = now()
+	rows, _ := s.db.Query(ctx, `UPDATE launches SET status = 'cancelled', finished_at = now()
 WHERE campaign_id = $1 AND status = 'running' RETURNING id`, campaignID)
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -109,14 +109,14 @@ RETURNING `+messageColumns,
 
 // MarkAttempted marks a pending message as about to reach its provider.
 func (s *Store) MarkAttempted(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE messages SET attempted_at = now() WHERE id = $1 AND status = 'pending'`, id)
+	_, err := s.db.Exec(ctx, `UPDATE messages SET attempted_at = now() WHERE id = $1 AND status = 'pending'`, id)
 	return err
 }
 
 // ClearAttempt records that the provider answered it does not have the
 // message (it refused it, or asked us to come back later).
 func (s *Store) ClearAttempt(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE messages SET attempted_at = NULL WHERE id = $1 AND status = 'pending'`, id)
+	_, err := s.db.Exec(ctx, `UPDATE messages SET attempted_at = NULL WHERE id = $1 AND status = 'pending'`, id)
 	return err
 }
 
@@ -179,7 +179,7 @@ RETURNING `+messageColumns, id, reason)
 // GiveUp marks the pending messages of a send (its key, and the keys of
 // its fallback rounds) failed with reason, once the send stops retrying.
 func (s *Store) GiveUp(ctx context.Context, key, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE messages SET status = 'failed', reason = $2
+	_, err := s.db.Exec(ctx, `UPDATE messages SET status = 'failed', reason = $2
 WHERE status = 'pending' AND (idempotency_key = $1 OR starts_with(idempotency_key, $1 || '/'))`, key, reason)
 	return err
 }
@@ -188,7 +188,7 @@ WHERE status = 'pending' AND (idempotency_key = $1 OR starts_with(idempotency_ke
 // webhook tells us: a send retried after the provider accepted the
 // message but before we recorded it then finds it sent.
 func (s *Store) MarkAccepted(ctx context.Context, id, providerMessageID string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE messages SET status = 'sent', sent_at = now(),
+	_, err := s.db.Exec(ctx, `UPDATE messages SET status = 'sent', sent_at = now(),
 	provider_message_id = coalesce(provider_message_id, nullif($2, '')) WHERE id = $1 AND status = 'pending'`, id, providerMessageID)
 	return err
 }
@@ -203,7 +203,7 @@ func recordProgress(ctx context.Context, tx pgx.Tx, journeyID string, p journey.
 
 // CustomerMessages lists a customer's latest messages, newest first.
 func (s *Store) CustomerMessages(ctx context.Context, customerID string, limit int) ([]Message, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2`, customerID, limit)
+	rows, _ := s.db.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2`, customerID, limit)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Message])
 }
 
@@ -212,13 +212,13 @@ func (s *Store) MessageByID(ctx context.Context, id string) (Message, error) {
 	if !isUUID(id) {
 		return Message{}, ErrNotFound
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1::uuid`, id)
+	rows, _ := s.db.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1::uuid`, id)
 	return collectOne(rows, pgx.RowToStructByName[Message])
 }
 
 // MessageByProviderID returns the message a provider knows by id, or ErrNotFound.
 func (s *Store) MessageByProviderID(ctx context.Context, providerMessageID string) (Message, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE provider_message_id = $1 LIMIT 1`, providerMessageID)
+	rows, _ := s.db.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE provider_message_id = $1 LIMIT 1`, providerMessageID)
 	return collectOne(rows, pgx.RowToStructByName[Message])
 }
 

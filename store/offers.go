@@ -45,7 +45,7 @@ const (
 // (suppressed) are left out, and so are those of cancelled campaigns. An
 // offer several campaigns make appears once, where it ranks highest.
 func (s *Store) CustomerOffers(ctx context.Context, c Customer) ([]Offer, error) {
-	rows, _ := s.pool.Query(ctx, `
+	rows, _ := s.db.Query(ctx, `
 WITH candidates AS (
 	SELECT c.offer_id, j.campaign_id, j.workflow_id AS journey_id, j.started_at,
 		coalesce(m.channel, '') AS channel, coalesce(m.subject, '') AS subject, coalesce(m.body, '') AS body, m.sent_at
@@ -91,7 +91,7 @@ ORDER BY r.sent_at DESC NULLS LAST, r.started_at DESC`, c.ID, OfferFromJourney)
 func (s *Store) eligibleOffers(ctx context.Context, c Customer) ([]Offer, error) {
 	// Live campaigns first, so that only their launches' audiences (a
 	// listed one can hold 100,000 ids) are read.
-	rows, _ := s.pool.Query(ctx, `
+	rows, _ := s.db.Query(ctx, `
 WITH live AS MATERIALIZED (
 	SELECT c.id, c.offer_id FROM (SELECT DISTINCT ON (id) id, offer_id, status FROM campaigns ORDER BY id, version DESC) c
 	WHERE c.status = 'active' AND c.offer_id IS NOT NULL
@@ -124,7 +124,7 @@ func (s *Store) openCoupons(ctx context.Context, customerID string, offers []Off
 	if len(offers) == 0 {
 		return nil
 	}
-	rows, _ := s.pool.Query(ctx, `
+	rows, _ := s.db.Query(ctx, `
 SELECT DISTINCT ON (offer_id) offer_id, code FROM coupons
 WHERE customer_id = $1 AND redeemed_at IS NULL AND expires_at > now()
 ORDER BY offer_id, created_at DESC`, customerID)

@@ -90,13 +90,13 @@ WHERE id = $1`, customerID, channels, on)
 
 // MarkRouted records that a response reached its journeys.
 func (s *Store) MarkRouted(ctx context.Context, eventID string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE responses SET routed_at = now() WHERE event_id = $1`, eventID)
+	_, err := s.db.Exec(ctx, `UPDATE responses SET routed_at = now() WHERE event_id = $1`, eventID)
 	return err
 }
 
 // CustomerResponses lists a customer's latest responses, newest first.
 func (s *Store) CustomerResponses(ctx context.Context, customerID string, limit int) ([]Response, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+responseColumns+` FROM responses WHERE customer_id = $1 ORDER BY occurred_at DESC LIMIT $2`, customerID, limit)
+	rows, _ := s.db.Query(ctx, `SELECT `+responseColumns+` FROM responses WHERE customer_id = $1 ORDER BY occurred_at DESC LIMIT $2`, customerID, limit)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Response])
 }
 
@@ -113,13 +113,20 @@ const (
 // provider's orphans older than OrphanRetention and beyond the newest
 // MaxOrphansPerProvider, so the table stays bounded without a job to run.
 func (s *Store) RecordOrphan(ctx context.Context, provider, eventID string, payload any) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO webhook_orphans (provider, event_id, payload) VALUES ($1, $2, $3)
+	tag, err := s.db.Exec(ctx, `INSERT INTO webhook_orphans (provider, event_id, payload) VALUES ($1, $2, $3)
 ON CONFLICT (provider, event_id) DO NOTHING`, provider, eventID, payload)
 	if err != nil || tag.RowsAffected() == 0 {
 		return false, err
 	}
-	_, err = s.pool.Exec(ctx, `DELETE FROM webhook_orphans WHERE provider = $1 AND (received_at < now() - $2::interval
+	_, err = s.db.Exec(ctx, `DELETE FROM webhook_orphans WHERE provider = $1 AND (received_at < now() - $2::interval
 	OR ctid IN (SELECT ctid FROM webhook_orphans WHERE provider = $1 ORDER BY received_at DESC OFFSET $3))`,
 		provider, OrphanRetention, MaxOrphansPerProvider)
 	return true, err
+}
+
+// ResponseStored reports whether a response with this event ID is stored.
+func (s *Store) ResponseStored(ctx context.Context, eventID string) (bool, error) {
+	var stored bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM responses WHERE event_id = $1)`, eventID).Scan(&stored)
+	return stored, err
 }

@@ -21,7 +21,7 @@ type Counter struct {
 // CampaignCounters sums a campaign's counters, which triggers keep as its
 // journeys, messages and responses are written: no scan of the journeys.
 func (s *Store) CampaignCounters(ctx context.Context, campaignID string) ([]Counter, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT variant, channel, step, metric, sum(n)::bigint AS n FROM campaign_counters
+	rows, _ := s.db.Query(ctx, `SELECT variant, channel, step, metric, sum(n)::bigint AS n FROM campaign_counters
 WHERE campaign_id = $1 GROUP BY variant, channel, step, metric HAVING sum(n) <> 0 ORDER BY variant, channel, step, metric`, campaignID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Counter])
 }

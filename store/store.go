@@ -29,6 +29,26 @@ var ErrNotFound = errors.New("not found")
 // Store wraps the connection pool.
 type Store struct {
 	pool *pgxpool.Pool
+	// db runs the statements: the pool, or a snapshot's transaction.
+	db querier
+}
+
+// querier is what both a pool and a transaction run statements with.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Snapshot runs fn with a Store whose reads all see the database as it was
+// at one moment (a read-only, repeatable-read transaction), so that a view
+// assembled from several queries agrees with itself: a message shown sent
+// in one part is not pending in another.
+func (s *Store) Snapshot(ctx context.Context, fn func(*Store) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		return fn(&Store{pool: s.pool, db: tx})
+	})
 }
 
 // DefaultStatementTimeout bounds a statement unless the database URL sets
@@ -57,7 +77,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, db: pool}, nil
 }
 
 // OpenWaiting is Open for a process that starts while the database is
@@ -186,7 +206,7 @@ func isCode(err error, code string) bool {
 // times: fn must only assign what it returns.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, s.pool, fn)
+		err := pgx.BeginFunc(ctx, s.db, fn)
 		if !isCode(err, "40P01") || attempt == 3 { // deadlock_detected
 			return err
 		}
@@ -207,7 +227,7 @@ type BadIDs struct {
 func (s *Store) IDsNotMatching(ctx context.Context, table, column, pattern string, examples int) (BadIDs, error) {
 	col, tbl := pgx.Identifier{column}.Sanitize(), pgx.Identifier{table}.Sanitize()
 	var b BadIDs
-	err := s.pool.QueryRow(ctx, `WITH bad AS (SELECT DISTINCT `+col+` AS id FROM `+tbl+` WHERE `+col+` !~ $1)
+	err := s.db.QueryRow(ctx, `WITH bad AS (SELECT DISTINCT `+col+` AS id FROM `+tbl+` WHERE `+col+` !~ $1)
 SELECT (SELECT count(*) FROM bad), ARRAY(SELECT id FROM bad ORDER BY id LIMIT $2)`, pattern, examples).Scan(&b.Count, &b.Examples)
 	return b, err
 }

@@ -42,14 +42,14 @@ func lockCustomer(ctx context.Context, tx pgx.Tx, customerID string) error {
 // Suppressed reports whether the customer has an active suppression of the offer.
 func (s *Store) Suppressed(ctx context.Context, customerID, offerID string) (bool, error) {
 	var found bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE customer_id = $1 AND offer_id = $2 AND until > now())`,
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE customer_id = $1 AND offer_id = $2 AND until > now())`,
 		customerID, offerID).Scan(&found)
 	return found, err
 }
 
 // CustomerSuppressions lists the customer's active suppressions.
 func (s *Store) CustomerSuppressions(ctx context.Context, customerID string) ([]Suppression, error) {
-	rows, _ := s.pool.Query(ctx, `
+	rows, _ := s.db.Query(ctx, `
 SELECT customer_id, offer_id, until, reason, coalesce(event_id, '') AS event_id, created_at
 FROM suppressions WHERE customer_id = $1 AND until > now() ORDER BY until DESC`, customerID)
 	return pgx.CollectRows(rows, pgx.RowToStructByName[Suppression])

@@ -35,7 +35,7 @@ func (s *Store) Timeline(ctx context.Context, customerID string, pos Position, l
 	if pos.At.IsZero() {
 		pos = Position{At: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}
 	}
-	rows, _ := s.pool.Query(ctx, `
+	rows, _ := s.db.Query(ctx, `
 SELECT at, kind, ref, campaign_id, channel, step, what, detail FROM (
 	SELECT started_at AS at, 'journey_started' AS kind, workflow_id AS ref, campaign_id, '' AS channel,
 		'' AS step, 'started' AS what, 'version ' || version AS detail

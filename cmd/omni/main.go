@@ -4,6 +4,7 @@
 //	omni worker    the Temporal worker
 //	omni api       the HTTP API
 //	omni migrate   apply database migrations and exit
+//	omni keys      create, list and revoke API keys
 //
 // Configuration comes from the environment; see package config.
 package main
@@ -49,6 +50,7 @@ commands:
   worker    run the Temporal worker
   api       run the HTTP API
   migrate   apply database migrations and exit
+  keys      create, list and revoke API keys (omni keys for more)
 `
 
 func main() {
@@ -59,7 +61,7 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(logger)
-	if len(os.Args) != 2 {
+	if len(os.Args) < 2 || len(os.Args) > 2 && os.Args[1] != "keys" {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
@@ -67,6 +69,15 @@ func main() {
 	defer stop()
 
 	switch os.Args[1] {
+	case "keys":
+		switch err := keys(ctx, cfg, os.Args[2:], os.Stdout, os.Stderr); {
+		case errors.Is(err, errUsage):
+			fmt.Fprint(os.Stderr, keysUsage)
+			os.Exit(2)
+		case err != nil:
+			fmt.Fprintf(os.Stderr, "omni keys: %v\n", err)
+			os.Exit(1)
+		}
 	case "migrate":
 		err = migrate(ctx, cfg)
 	case "worker":
@@ -79,7 +90,7 @@ func main() {
 		cfg.WebhooksUnverified = true
 		logger.Info("omni dev takes the webhooks of providers without a key unverified, as OMNI_WEBHOOKS_UNVERIFIED=true does")
 		if err = migrate(ctx, cfg); err == nil {
-			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runAPI, (*process).runDemo)
+			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runAPI, (*process).runDev)
 		}
 	default:
 		fmt.Fprint(os.Stderr, usage)
@@ -301,19 +312,24 @@ func (p *process) runAPI(ctx context.Context) error {
 	}
 	srv := httpServer(p.cfg, p.cfg.HTTPAddr, (&api.Server{Store: p.store, Temporal: p.temporal, Enroller: p.enroller,
 		Responses: &responses.Recorder{Store: p.store, Temporal: p.temporal}, Webhooks: hooks, LinkSchemes: p.cfg.PushLinkSchemes,
-		Metrics: p.metrics, Logger: p.logger}).Handler())
+		Metrics: p.metrics, Logger: p.logger, Limits: api.Limits{KeyRate: p.cfg.KeyRate, CouponFailures: p.cfg.CouponFailures}}).Handler())
 	p.logger.Info("api listening", "addr", p.cfg.HTTPAddr)
 	return listen(ctx, "api", srv, p.cfg.ShutdownTimeout)
 }
 
-// runDemo loads the demo (unless OMNI_DEMO=0) and says where things are.
-func (p *process) runDemo(ctx context.Context) error {
+// runDev makes sure of a local admin key, loads the demo (unless
+// OMNI_DEMO=0) and says where things are.
+func (p *process) runDev(ctx context.Context) error {
+	key, err := devKey(ctx, p.store, p.logger, devKeyFile)
+	if err != nil {
+		return fmt.Errorf("the dev API key (%s): %w", devKeyFile, err)
+	}
 	if p.cfg.Demo {
 		if _, err := demo.Load(ctx, p.enroller); err != nil {
 			return fmt.Errorf("load demo: %w", err)
 		}
 	}
-	printWelcome(p.cfg)
+	printWelcome(p.cfg, key)
 	return nil
 }
 
@@ -332,7 +348,7 @@ func listen(ctx context.Context, name string, srv *http.Server, grace time.Durat
 	return srv.Shutdown(shutdown)
 }
 
-func printWelcome(cfg config.Config) {
+func printWelcome(cfg config.Config, key string) {
 	port := cfg.HTTPAddr
 	if port != "" && port[0] == ':' {
 		port = "localhost" + port
@@ -342,14 +358,17 @@ func printWelcome(cfg config.Config) {
 omni is running.
   API:          http://%[1]s   (spec: http://%[1]s/openapi.yaml)
   Temporal UI:  %[2]s
-`, port, ui)
+  API key:      an admin key for this machine, kept in %[3]s; in your shell:
+                  export OMNI_KEY=%[4]s
+`, port, ui, devKeyFile, key)
 	if cfg.Demo {
 		fmt.Printf(`
 The demo campaign %[3]q is running for 5 customers (email, wait 2 minutes for a click,
 then a push to those who clicked and an SMS to the others):
   journeys:     %[2]s?query=%[4]s
-  a customer:   curl -s http://%[1]s/v1/customers/ada
-  send a click: curl -s -X POST http://%[1]s/v1/responses -H 'Content-Type: application/json' \
+  a customer:   curl -s http://%[1]s/v1/customers/ada -H "Authorization: Bearer $OMNI_KEY"
+  send a click: curl -s -X POST http://%[1]s/v1/responses -H "Authorization: Bearer $OMNI_KEY" \
+                  -H 'Content-Type: application/json' \
                   -d '{"event_id":"demo-click-ada","customer_id":"ada","campaign_id":"%[3]s","channel":"email","type":"clicked"}'
 `, port, ui, demo.CampaignID, url.QueryEscape(`CampaignId="`+demo.CampaignID+`"`))
 	}

@@ -123,7 +123,10 @@ func history() error {
 
 	httpSrv := httptest.NewServer((&api.Server{Store: st, Logger: quiet}).Handler())
 	defer httpSrv.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	client, err := keyedClient(ctx, st, &http.Transport{MaxIdleConnsPerHost: 16})
+	if err != nil {
+		return err
+	}
 
 	// Who to ask about: a random sample, the customers with the most
 	// messages, and customers without any history.

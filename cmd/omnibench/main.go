@@ -51,6 +51,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omni-orchestrator/omni/api"
+	"github.com/omni-orchestrator/omni/auth"
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
 	"github.com/omni-orchestrator/omni/enroll"
@@ -165,6 +166,10 @@ func run() error {
 	httpSrv := httptest.NewServer((&api.Server{Store: st, Temporal: tc, Enroller: enroller,
 		Responses: &responses.Recorder{Store: st, Temporal: tc}, Logger: quiet}).Handler())
 	defer httpSrv.Close()
+	apiClient, err := keyedClient(ctx, st, http.DefaultTransport)
+	if err != nil {
+		return err
+	}
 
 	res := Result{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), N: n, Rounds: rounds, Wait: wait.String(), Concurrency: concurrency}
 	if err := seedCustomers(ctx, st, n); err != nil {
@@ -229,7 +234,7 @@ func run() error {
 	res.EnrollRatio, res.JourneyRatio = res.Enrollment/res.RawStarts, res.Journeys/res.Baseline
 
 	step("responses and memory")
-	if err := responseLatency(ctx, st, enroller, httpSrv.URL, tc, n, rate, &res); err != nil {
+	if err := responseLatency(ctx, st, enroller, apiClient, httpSrv.URL, tc, n, rate, &res); err != nil {
 		return err
 	}
 
@@ -407,7 +412,7 @@ func actions(ev *historypb.HistoryEvent, markerTasks map[int64]bool) int {
 // responseLatency enrolls n customers in a campaign that waits for a click,
 // measures memory with all of them waiting, then posts a click for each at
 // rate per second and times each journey from the post to its completion.
-func responseLatency(ctx context.Context, st *store.Store, enroller *enroll.Enroller, apiURL string, tc client.Client, n, rate int, res *Result) error {
+func responseLatency(ctx context.Context, st *store.Store, enroller *enroll.Enroller, apiClient *http.Client, apiURL string, tc client.Client, n, rate int, res *Result) error {
 	c, err := createCampaign(ctx, st, latencyCampaign)
 	if err != nil {
 		return err
@@ -438,7 +443,7 @@ func responseLatency(ctx context.Context, st *store.Store, enroller *enroll.Enro
 			customer := customerID(i + 1)
 			body := fmt.Sprintf(`{"event_id": "click-%d", "customer_id": %q, "campaign_id": %q, "channel": "email", "type": "clicked"}`, i, customer, c.ID)
 			posted := time.Now()
-			r, err := http.Post(apiURL+"/v1/responses", "application/json", strings.NewReader(body))
+			r, err := apiClient.Post(apiURL+"/v1/responses", "application/json", strings.NewReader(body))
 			if err == nil {
 				r.Body.Close()
 				if r.StatusCode != http.StatusCreated {
@@ -564,4 +569,22 @@ func envInt(key string, def int) int {
 		return n
 	}
 	return def
+}
+
+// keyedClient is an HTTP client that calls the API with a new admin key.
+func keyedClient(ctx context.Context, st *store.Store, base http.RoundTripper) (*http.Client, error) {
+	_, key, err := auth.Create(ctx, st, "omnibench", auth.Scopes, nil)
+	return &http.Client{Transport: bearer{key: key, base: base}}, err
+}
+
+// bearer sends an API key with every request.
+type bearer struct {
+	key  string
+	base http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.key)
+	return b.base.RoundTrip(r)
 }

@@ -80,11 +80,13 @@ func DevServer(t testing.TB) *testsuite.DevServer {
 // Env is a running omni backend: a store on a fresh database, a Temporal
 // dev server and a worker with sandbox channels.
 type Env struct {
-	Store     *store.Store
-	Temporal  client.Client
-	Enroller  *enroll.Enroller
-	Responses *responses.Recorder
-	Senders   map[string]channels.Sender
+	Store *store.Store
+	// DatabaseURL is the store's database, for tests that read its tables.
+	DatabaseURL string
+	Temporal    client.Client
+	Enroller    *enroll.Enroller
+	Responses   *responses.Recorder
+	Senders     map[string]channels.Sender
 	// StopWorkers stops the env's workers, as a worker that died leaves the
 	// journeys, and returns a function that starts new ones.
 	StopWorkers func() (restart func())
@@ -114,19 +116,20 @@ type Options struct {
 // StartWith brings up an Env with opts.
 func StartWith(t testing.TB, opts Options) *Env {
 	t.Helper()
-	st, url := storetest.New(t)
+	st, dbURL := storetest.New(t)
 	var db *Proxy
 	if opts.DatabaseProxy {
-		st, db = proxied(t, url)
+		st, db = proxied(t, dbURL)
 	}
 	tc := Temporal(t)
 	e := &Env{
-		Database:  db,
-		Store:     st,
-		Temporal:  tc,
-		Enroller:  &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: TaskQueue, DefaultTimezone: "UTC"},
-		Responses: &responses.Recorder{Store: st, Temporal: tc},
-		Senders:   sandbox.All(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		Database:    db,
+		Store:       st,
+		DatabaseURL: dbURL,
+		Temporal:    tc,
+		Enroller:    &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: TaskQueue, DefaultTimezone: "UTC"},
+		Responses:   &responses.Recorder{Store: st, Temporal: tc},
+		Senders:     sandbox.All(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}
 	maps.Copy(e.Senders, opts.Senders)
 	deps := worker.Deps{Store: st, Temporal: tc, Senders: e.Senders, Enroller: e.Enroller}
