@@ -110,7 +110,7 @@ func Unavailable(err error) bool {
 	case err == nil:
 		return false
 	case errors.As(err, &noServer), errors.As(err, &connect), errors.As(err, &netErr),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), pgconn.Timeout(err),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), pgconn.Timeout(err), pgconn.SafeToRetry(err),
 		errors.Is(err, context.DeadlineExceeded):
 		return true
 	case errors.As(err, &pgErr):
