@@ -12,7 +12,7 @@ WORKFLOWCHECK := $(TOOLS_DIR)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowche
 
 export OMNI_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: run test bench lint build temporal postgres clean
+.PHONY: run test chaos bench lint build temporal postgres clean
 
 ## run: Temporal dev server with UI, PostgreSQL check, migrations, worker, API and demo
 run: build temporal postgres
@@ -22,6 +22,10 @@ run: build temporal postgres
 test: temporal postgres
 	go vet ./...
 	go test -race -count=1 ./...
+
+## chaos: the fault suite at full size (1,000 customers, every fault several times, webhooks signed and unverified); figures to bench/results
+chaos: temporal postgres
+	CHAOS_FULL=1 CHAOS_RESULTS=$(CURDIR)/bench/results go test -count=1 -timeout 60m -run TestChaos -v ./internal/chaos
 
 ## bench: omni against its Temporal server, the read models on a year of history (tables + bench/results/*.json), the API with and without its key check, then the channel benchmarks; figures only, nothing passes or fails on time
 bench: temporal postgres
