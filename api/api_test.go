@@ -36,6 +36,7 @@ func startWith(t *testing.T, hooks api.Webhooks) (*client, *testenv.Env) {
 	srv := httptest.NewServer((&api.Server{
 		Store: env.Store, Temporal: env.Temporal, Enroller: env.Enroller, Responses: env.Responses,
 		Webhooks: hooks, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Codec: testenv.Codec(t), TemporalUI: temporalUI, CodecKey: codecKey,
 	}).Handler())
 	t.Cleanup(srv.Close)
 	return &client{t: t, base: srv.URL}, env

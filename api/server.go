@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/omni-orchestrator/omni/channels/twilio"
 	"github.com/omni-orchestrator/omni/enroll"
@@ -39,6 +40,13 @@ type Server struct {
 	// the API serves its own (requests and runtime only).
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
+	// Codec decodes and encodes payloads at /codec for the Temporal UI at
+	// TemporalUI (its origin is allowed by CORS) and the Temporal CLI.
+	Codec      converter.PayloadCodec
+	TemporalUI string
+	// CodecKey is, until API keys with scopes guard every route, the one
+	// bearer key the codec endpoint accepts; empty, it accepts none.
+	CodecKey string
 }
 
 // Handler returns the API's routes.
@@ -71,6 +79,7 @@ func (s *Server) Handler() *echo.Echo {
 			return nil
 		},
 	}))
+	e.Use(codecCORS(s.TemporalUI))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -98,6 +107,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1.POST("/webhooks/sendgrid", s.sendgridWebhook)
 	e.POST(twilio.StatusPath, s.twilioStatus)
 	e.POST(twilio.InboundPath, s.twilioInbound)
+	codecRoutes(e, s.Codec, s.codecKey())
 	return e
 }
 

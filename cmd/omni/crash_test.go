@@ -24,10 +24,7 @@ import (
 // message is recorded but not yet accepted by SendGrid, starts a new
 // worker, and checks that SendGrid received the message exactly once.
 func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "omni")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildOmni(t)
 	st, dbURL := storetest.New(t)
 	temporal := testenv.DevServer(t)
 	tc := temporal.Client()
@@ -35,7 +32,7 @@ func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
 	const taskQueue = "omni-crash"
 	startWorker := func() *exec.Cmd {
 		cmd := exec.Command(bin, "worker")
-		cmd.Env = append(os.Environ(), "OMNI_METRICS_ADDR=127.0.0.1:0", "DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+temporal.FrontendHostPort(),
+		cmd.Env = append(os.Environ(), "OMNI_METRICS_ADDR=127.0.0.1:0", "DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+temporal.FrontendHostPort(), "OMNI_PAYLOAD_KEYS="+testenv.PayloadKeys,
 			"OMNI_TASK_QUEUE="+taskQueue, "SENDGRID_API_KEY="+sg.APIKey, "SENDGRID_API_URL="+sg.URL,
 			"SENDGRID_FROM=Shop <news@shop.example>", "LOG_LEVEL=warn")
 		cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
@@ -110,6 +107,16 @@ func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
 	if res.Status != journey.Completed {
 		t.Fatalf("journey %+v", res)
 	}
+}
+
+// buildOmni builds the binary for a test.
+func buildOmni(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "omni")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

@@ -10,12 +10,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // customer time zones resolve in minimal containers too
@@ -28,6 +32,7 @@ import (
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/channels/sendgrid"
 	"github.com/omni-orchestrator/omni/channels/twilio"
+	"github.com/omni-orchestrator/omni/codec"
 	"github.com/omni-orchestrator/omni/config"
 	"github.com/omni-orchestrator/omni/demo"
 	"github.com/omni-orchestrator/omni/enroll"
@@ -69,8 +74,14 @@ func main() {
 	case "api":
 		err = serve(ctx, cfg, logger, (*process).runAPI)
 	case "dev":
-		if err = migrate(ctx, cfg); err == nil {
-			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runAPI, (*process).runDemo)
+		if cfg.Codec == nil {
+			cfg.Codec, err = devCodec(logger)
+		}
+		if err == nil {
+			err = migrate(ctx, cfg)
+		}
+		if err == nil {
+			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runAPI, (*process).runDevCodec, (*process).runDemo)
 		}
 	default:
 		fmt.Fprint(os.Stderr, usage)
@@ -112,6 +123,11 @@ type runner func(*process, context.Context) error
 // serve connects to PostgreSQL and Temporal and runs the runners side by
 // side; when one fails, the others stop.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runners ...runner) error {
+	// A worker or API without keys would write customers' data into
+	// Temporal in clear, and could not read what the others encrypted.
+	if cfg.Codec == nil {
+		return errors.New("OMNI_PAYLOAD_KEYS is not set: omni encrypts personal data in Temporal and needs a key, e.g. OMNI_PAYLOAD_KEYS=k1:$(openssl rand -base64 32), the same in every worker and API (see the README, Personal data in Temporal)")
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -120,14 +136,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runners 
 	m := metrics.New()
 	temporalMetrics, closer := m.Temporal(logger)
 	defer closer.Close()
-	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:       cfg.TemporalAddress,
-		Namespace:      cfg.TemporalNamespace,
-		Logger:         log.NewStructuredLogger(logger.With("component", "temporal")),
-		MetricsHandler: temporalMetrics,
-	})
+	opts := cfg.Temporal
+	opts.Logger, opts.MetricsHandler = log.NewStructuredLogger(logger.With("component", "temporal")), temporalMetrics
+	cfg.Codec.Apply(&opts)
+	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("no Temporal server answers at %s (%w); `make run` starts a dev server, or set TEMPORAL_ADDRESS", cfg.TemporalAddress, err)
+		return fmt.Errorf("no Temporal server answers at %s (%w); `make run` starts a dev server, or set TEMPORAL_ADDRESS (and TEMPORAL_API_KEY or TEMPORAL_TLS_* for a secured one)", opts.HostPort, err)
 	}
 	defer tc.Close()
 	p := &process{cfg: cfg, logger: logger, store: st, temporal: tc, metrics: m,
@@ -142,7 +156,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runners 
 // runWorker polls the task queues: journeys, launches and controls, and
 // each channel's sends.
 func (p *process) runWorker(ctx context.Context) error {
-	if err := worker.EnsureSearchAttributes(ctx, p.temporal, p.cfg.TemporalNamespace); err != nil {
+	if err := worker.EnsureSearchAttributes(ctx, p.temporal, p.cfg.Temporal.Namespace); err != nil {
 		p.logger.Warn("search attributes not registered; journeys will not start until an operator adds CampaignId and CustomerId (Keyword)", "error", err)
 	}
 	provs, err := providers(ctx, p.cfg, p.logger)
@@ -164,7 +178,7 @@ func (p *process) runWorker(ctx context.Context) error {
 		return err
 	}
 	defer workers.Stop()
-	p.logger.Info("worker polling", "task_queue", p.cfg.TaskQueue, "temporal", p.cfg.TemporalAddress)
+	p.logger.Info("worker polling", "task_queue", p.cfg.TaskQueue, "temporal", p.cfg.Temporal.HostPort)
 	<-ctx.Done()
 	return nil
 }
@@ -191,10 +205,58 @@ func (p *process) runAPI(ctx context.Context) error {
 		p.logger.Warn("provider webhooks are accepted unverified; set SENDGRID_WEBHOOK_PUBLIC_KEY and TWILIO_AUTH_TOKEN in production")
 	}
 	srv := &http.Server{Addr: p.cfg.HTTPAddr, Handler: (&api.Server{Store: p.store, Temporal: p.temporal, Enroller: p.enroller,
-		Responses: &responses.Recorder{Store: p.store, Temporal: p.temporal}, Webhooks: hooks, Metrics: p.metrics, Logger: p.logger}).Handler(),
+		Responses: &responses.Recorder{Store: p.store, Temporal: p.temporal}, Webhooks: hooks, Metrics: p.metrics, Logger: p.logger,
+		Codec: p.cfg.Codec, TemporalUI: p.cfg.TemporalUI}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second}
 	p.logger.Info("api listening", "addr", p.cfg.HTTPAddr)
 	return listen(ctx, "api", srv)
+}
+
+// runDevCodec serves the codec endpoint on a loopback address without a
+// key, for the dev server's UI (`make run` points it here): the UI cannot
+// send a key, and on this machine the dev server and .data hold the same
+// data in reach anyway.
+func (p *process) runDevCodec(ctx context.Context) error {
+	p.logger.Info("codec endpoint for the Temporal UI listening", "addr", p.cfg.DevCodecAddr)
+	return listen(ctx, "dev codec", &http.Server{Addr: p.cfg.DevCodecAddr, Handler: api.CodecHandler(p.cfg.Codec, p.cfg.TemporalUI, p.logger),
+		ReadHeaderTimeout: 10 * time.Second})
+}
+
+// devPayloadKey is where `omni dev` keeps the payload key it generates on
+// first start, beside the dev server's state: the journeys in
+// .data/temporal.db decrypt only with it.
+const devPayloadKey = ".data/dev-payload-key"
+
+// devCodec is omni dev's codec when OMNI_PAYLOAD_KEYS is not set: the key
+// in devPayloadKey, generated on first start.
+func devCodec(logger *slog.Logger) (*codec.Codec, error) {
+	data, err := os.ReadFile(devPayloadKey)
+	if errors.Is(err, fs.ErrNotExist) {
+		if data, err = writeDevPayloadKey(); err == nil {
+			logger.Info("generated the dev payload key; Temporal payloads are encrypted with it", "file", devPayloadKey)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dev payload key: %w", err)
+	}
+	c, err := codec.New(strings.TrimSpace(string(data)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", devPayloadKey, err)
+	}
+	return c, nil
+}
+
+// writeDevPayloadKey generates a key into devPayloadKey, readable by its
+// owner only.
+func writeDevPayloadKey() ([]byte, error) {
+	key, err := codec.GenerateKey("dev")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(devPayloadKey), 0o700); err != nil {
+		return nil, err
+	}
+	return []byte(key), os.WriteFile(devPayloadKey, []byte(key+"\n"), 0o600)
 }
 
 // runDemo loads the demo (unless OMNI_DEMO=0) and says where things are.
@@ -228,12 +290,14 @@ func printWelcome(cfg config.Config) {
 	if port != "" && port[0] == ':' {
 		port = "localhost" + port
 	}
-	ui := cfg.TemporalUI + "/namespaces/" + cfg.TemporalNamespace + "/workflows"
+	ui := cfg.TemporalUI + "/namespaces/" + cfg.Temporal.Namespace + "/workflows"
 	fmt.Printf(`
 omni is running.
   API:          http://%[1]s   (spec: http://%[1]s/openapi.yaml)
   Temporal UI:  %[2]s
-`, port, ui)
+                payloads are encrypted; the UI decodes them through http://%[3]s/codec
+                (make run sets it; on a dev server started otherwise, set it under the UI's Data Encoder)
+`, port, ui, cfg.DevCodecAddr)
 	if cfg.Demo {
 		fmt.Printf(`
 The demo campaign %[3]q is running for 5 customers (email, wait 2 minutes for a click,
