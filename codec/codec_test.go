@@ -161,3 +161,34 @@ func TestTheCodecNamesItsKeysNotTheirSecrets(t *testing.T) {
 		t.Fatalf("String() = %q", s)
 	}
 }
+
+// BenchmarkConverter is the codec's own cost: one payload of the size of
+// a journey's input (its campaign version) encoded and decoded through the
+// data converter, as workers and clients do, with the codec and without.
+// make bench prints it beside omnibench's journeys with and without it.
+func BenchmarkConverter(b *testing.B) {
+	k, err := codec.GenerateKey("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := codec.New(k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	value := map[string]string{"definition": strings.Repeat("x", 2048)}
+	for name, dc := range map[string]converter.DataConverter{"codec": c.DataConverter(), "plain": converter.GetDefaultDataConverter()} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := dc.ToPayload(value)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var got map[string]string
+				if err := dc.FromPayload(p, &got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
