@@ -34,5 +34,8 @@ else
   healthy || { echo "The Temporal dev server did not answer within 60s; see $data/temporal.log" >&2; exit 1; }
 fi
 
+# omni dev talks to the server checked above, whatever a Temporal CLI
+# profile says.
+export TEMPORAL_ADDRESS="$address"
 # omni handles Ctrl-C itself; the trap above then stops the dev server.
 bin/omni dev
