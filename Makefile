@@ -32,7 +32,7 @@ bench: temporal postgres
 	go run ./cmd/omnibench
 	go run ./cmd/omnibench history
 	go test -run '^$$' -bench Auth -benchtime 1x ./api/
-	go test -run '^$$' -bench . ./channels/...
+	go test -run '^$$' -bench . ./channels/... ./codec/
 	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./worker/...
 
 ## lint: formatting, vet, staticcheck, and workflowcheck (workflow code calls nothing non-deterministic)

@@ -51,6 +51,7 @@ func serve(t *testing.T, env *testenv.Env, configure func(*api.Server)) *client 
 	s := &api.Server{
 		Store: env.Store, Temporal: env.Temporal, Enroller: env.Enroller, Responses: env.Responses,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Codec:  testenv.Codec(t), TemporalUI: temporalUI,
 	}
 	if configure != nil {
 		configure(s)

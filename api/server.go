@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/omni-orchestrator/omni/auth"
 	"github.com/omni-orchestrator/omni/campaign"
@@ -44,6 +45,10 @@ type Server struct {
 	// the API serves its own (requests and runtime only).
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
+	// Codec decodes and encodes payloads at /codec for the Temporal UI at
+	// TemporalUI (its origin is allowed by CORS) and the Temporal CLI.
+	Codec      converter.PayloadCodec
+	TemporalUI string
 
 	keys    *auth.Keys
 	callers *callers
@@ -86,6 +91,9 @@ func (s *Server) routes() []route {
 		scoped(get, "/v1/customers/:id", auth.CustomersRead, s.getCustomer),
 		scoped(get, "/v1/customers/:id/timeline", auth.CustomersRead, s.getTimeline),
 		scoped(get, "/v1/customers/:id/offers", auth.CustomersRead, s.getOffers),
+		// The codec decodes what journeys hold of customers.
+		scoped(post, codecPrefix+"decode", auth.CustomersRead, codecHandler(s.Codec)),
+		scoped(post, codecPrefix+"encode", auth.CustomersRead, codecHandler(s.Codec)),
 
 		scoped(post, "/v1/campaigns", auth.CampaignsWrite, s.createCampaign),
 		scoped(get, "/v1/campaigns/:id", auth.CampaignsRead, s.getCampaign),
@@ -179,6 +187,9 @@ func (s *Server) echo() *echo.Echo {
 			return nil
 		},
 	}))
+	// The Temporal UI's preflight requests carry no key: CORS answers
+	// them before any route's key is checked.
+	e.Use(codecCORS(s.TemporalUI))
 	return e
 }
 

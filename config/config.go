@@ -8,22 +8,34 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+
+	"github.com/omni-orchestrator/omni/codec"
 )
 
 // Config is omni's configuration.
 type Config struct {
 	// DATABASE_URL: the PostgreSQL database; created if missing.
 	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/omni?sslmode=disable"`
-	// TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE: the Temporal frontend.
-	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
-	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	// Temporal is how to reach the Temporal frontend: TEMPORAL_ADDRESS
+	// (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default "default"),
+	// TEMPORAL_API_KEY, TEMPORAL_TLS_* and TEMPORAL_PROFILE, read by the
+	// SDK's envconfig as the Temporal CLI reads them (see temporal).
+	Temporal client.Options `env:"-"`
+	// OMNI_PAYLOAD_KEYS: the keys that encrypt payloads in Temporal,
+	// id:base64key pairs separated by commas, the first encrypting; nil
+	// when unset (see package codec).
+	Codec *codec.Codec `env:"-"`
 	// OMNI_TASK_QUEUE: the task queue workers poll and journeys run on.
 	TaskQueue string `env:"OMNI_TASK_QUEUE" envDefault:"omni"`
 	// OMNI_HTTP_ADDR: where the API listens (and serves /metrics).
@@ -31,8 +43,12 @@ type Config struct {
 	// OMNI_METRICS_ADDR: where `omni worker`, which has no API, serves
 	// /metrics.
 	MetricsAddr string `env:"OMNI_METRICS_ADDR" envDefault:":9090"`
-	// OMNI_TEMPORAL_UI: the Temporal Web UI, for links printed at start.
+	// OMNI_TEMPORAL_UI: the Temporal Web UI, for links printed at start
+	// and the origin the codec endpoint answers (CORS).
 	TemporalUI string `env:"OMNI_TEMPORAL_UI" envDefault:"http://localhost:8233"`
+	// OMNI_DEV_CODEC_ADDR: where `omni dev` serves the codec endpoint to
+	// the dev server's UI without a key; a loopback address only.
+	DevCodecAddr string `env:"OMNI_DEV_CODEC_ADDR" envDefault:"127.0.0.1:8081"`
 	// OMNI_DEFAULT_TIMEZONE: the time zone of customers without one, for
 	// delays until a local time and quiet hours.
 	DefaultTimezone string `env:"OMNI_DEFAULT_TIMEZONE" envDefault:"UTC"`
@@ -159,14 +175,59 @@ func FromEnv() (Config, error) {
 	sg, sgErr := parse[SendGrid]()
 	tw, twErr := parse[Twilio]()
 	fcm, fcmErr := parse[FCM]()
-	if err := errors.Join(err, sgErr, twErr, fcmErr); err != nil {
+	tc, tcErr := temporal()
+	keys, keysErr := payloadKeys()
+	if err := errors.Join(err, sgErr, twErr, fcmErr, tcErr, keysErr); err != nil {
 		return c, err
 	}
-	c.SendGrid, c.Twilio, c.FCM = sg, tw, fcm
+	c.SendGrid, c.Twilio, c.FCM, c.Temporal, c.Codec = sg, tw, fcm, tc, keys
 	for i, scheme := range c.PushLinkSchemes {
 		c.PushLinkSchemes[i] = strings.ToLower(strings.TrimSpace(scheme)) // schemes are case-insensitive
 	}
 	return c, c.validate()
+}
+
+// temporal reads the Temporal connection the way the Temporal CLI does:
+// the profile (TEMPORAL_PROFILE, default "default") of the config file
+// (TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml) if
+// there is one, then TEMPORAL_* variables over it; omni's defaults fill
+// in what neither sets.
+func temporal() (client.Options, error) {
+	// envconfig ignores a boolean it cannot read; a typo must not turn
+	// TLS off.
+	var errs []error
+	for _, name := range []string{"TEMPORAL_TLS", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION"} {
+		if v, ok := os.LookupEnv(name); ok && !slices.Contains([]string{"1", "0", "true", "false"}, strings.ToLower(v)) {
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", name, v))
+		}
+	}
+	if len(errs) > 0 {
+		return client.Options{}, errors.Join(errs...)
+	}
+	o, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{})
+	if err != nil {
+		return o, fmt.Errorf("the Temporal connection (TEMPORAL_* variables, TEMPORAL_PROFILE): %w", err)
+	}
+	if o.HostPort == "" {
+		o.HostPort = "127.0.0.1:7233"
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	return o, nil
+}
+
+// payloadKeys reads OMNI_PAYLOAD_KEYS; its errors never repeat the value.
+func payloadKeys() (*codec.Codec, error) {
+	v := os.Getenv("OMNI_PAYLOAD_KEYS")
+	if v == "" {
+		return nil, nil
+	}
+	c, err := codec.New(v)
+	if err != nil {
+		return nil, fmt.Errorf("OMNI_PAYLOAD_KEYS: %w", err)
+	}
+	return c, nil
 }
 
 // parse reads T's variables. The library names a field whose value does
@@ -218,6 +279,9 @@ func (c Config) validate() error {
 		if r.rate <= 0 {
 			errs = append(errs, fmt.Errorf("%s=%v: must be more than 0 (messages per second)", r.name, r.rate))
 		}
+	}
+	if host, _, err := net.SplitHostPort(c.DevCodecAddr); err != nil || !(host == "localhost" || net.ParseIP(host).IsLoopback()) {
+		errs = append(errs, fmt.Errorf("OMNI_DEV_CODEC_ADDR=%q: must be a loopback host:port (it serves the codec without a key)", c.DevCodecAddr))
 	}
 	if _, err := time.LoadLocation(c.DefaultTimezone); err != nil {
 		errs = append(errs, fmt.Errorf("OMNI_DEFAULT_TIMEZONE=%q: %w", c.DefaultTimezone, err))

@@ -1,7 +1,9 @@
 package workflows_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"os"
@@ -17,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/codec"
 	"github.com/omni-orchestrator/omni/internal/testenv"
 	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
@@ -27,20 +30,39 @@ var record = flag.String("record", "", "record this release's journey histories 
 
 // Journeys run for weeks, so every release must replay the histories that
 // earlier releases wrote. Changes that would not replay must be gated with
-// workflow.GetVersion.
+// workflow.GetVersion. The replayer decodes as omni's workers do, with the
+// payload codec: histories recorded before it hold plain payloads, later
+// ones payloads encrypted with the tests' key (testenv.PayloadKeys).
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/histories/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no recorded histories (%v)", err)
 	}
-	r := worker.NewWorkflowReplayer()
+	c := testenv.Codec(t)
+	r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: c.DataConverter(), FailureConverter: c.FailureConverter()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.RegisterWorkflow(workflows.Journey)
+	// In the JSON, metadata values are base64.
+	encryptedMark := []byte(base64.StdEncoding.EncodeToString([]byte(codec.Encoding)))
+	encrypted := 0
 	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, encryptedMark) {
+			encrypted++
+		}
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) {
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatal(err)
 			}
 		})
+	}
+	if encrypted == 0 {
+		t.Error("no recorded history has encrypted payloads: the codec's replay is untested")
 	}
 }
 

@@ -8,15 +8,27 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/omni-orchestrator/omni/internal/testenv"
 )
 
 // docker compose cannot run here; its own parser checks the file users run.
 func TestComposeFileIsValid(t *testing.T) {
-	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithOsEnv)
-	if err != nil {
-		t.Fatal(err)
+	load := func() (*types.Project, error) {
+		opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithOsEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return opts.LoadProject(context.Background())
 	}
-	p, err := opts.LoadProject(context.Background())
+	// Without payload keys compose refuses to start anything, naming them.
+	t.Setenv("OMNI_PAYLOAD_KEYS", "")
+	if _, err := load(); err == nil || !strings.Contains(err.Error(), "OMNI_PAYLOAD_KEYS") {
+		t.Fatalf("docker-compose.yml without OMNI_PAYLOAD_KEYS: %v", err)
+	}
+	t.Setenv("OMNI_PAYLOAD_KEYS", testenv.PayloadKeys)
+	p, err := load()
 	if err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
@@ -27,8 +39,9 @@ func TestComposeFileIsValid(t *testing.T) {
 	}
 	for _, name := range []string{"worker", "api", "migrate"} {
 		svc := p.Services[name]
-		if svc.Build == nil || svc.Environment["DATABASE_URL"] == nil || svc.Environment["TEMPORAL_ADDRESS"] == nil {
-			t.Errorf("%s: not built here or missing DATABASE_URL/TEMPORAL_ADDRESS", name)
+		if svc.Build == nil || svc.Environment["DATABASE_URL"] == nil || svc.Environment["TEMPORAL_ADDRESS"] == nil ||
+			svc.Environment["OMNI_PAYLOAD_KEYS"] == nil || *svc.Environment["OMNI_PAYLOAD_KEYS"] != testenv.PayloadKeys {
+			t.Errorf("%s: not built here or missing DATABASE_URL/TEMPORAL_ADDRESS/OMNI_PAYLOAD_KEYS", name)
 		}
 	}
 }
@@ -37,6 +50,7 @@ func TestComposeFileIsValid(t *testing.T) {
 // (PostgreSQL, Temporal's frontend and UI, the worker's metrics) is
 // published on 127.0.0.1 or not at all.
 func TestComposePublishesOnlyTheAPIBeyondThisMachine(t *testing.T) {
+	t.Setenv("OMNI_PAYLOAD_KEYS", testenv.PayloadKeys)
 	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithOsEnv)
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func TestWorkerKilledBetweenRecordedAndSentSendsOnce(t *testing.T) {
 	sg := sendgridtest.New(t)
 	const taskQueue = "omni-crash"
 	startWorker := func() *proc {
-		return startProc(t, bin, []string{"OMNI_METRICS_ADDR=127.0.0.1:0", "DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporal.FrontendHostPort(),
+		return startProc(t, bin, []string{"OMNI_METRICS_ADDR=127.0.0.1:0", "DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporal.FrontendHostPort(), "OMNI_PAYLOAD_KEYS=" + testenv.PayloadKeys,
 			"OMNI_TASK_QUEUE=" + taskQueue, "SENDGRID_API_KEY=" + sg.APIKey, "SENDGRID_API_URL=" + sg.URL,
 			"SENDGRID_FROM=Shop <news@shop.example>", "LOG_LEVEL=warn"}, "worker")
 	}

@@ -81,7 +81,7 @@ func TestSIGTERMLetsInFlightSendsFinish(t *testing.T) {
 	sg.Answer(2 * time.Second)
 	const taskQueue = "omni-drain"
 	start := func() *proc {
-		return startProc(t, bin, []string{"OMNI_METRICS_ADDR=127.0.0.1:0", "DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporal.FrontendHostPort(),
+		return startProc(t, bin, []string{"OMNI_METRICS_ADDR=127.0.0.1:0", "DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporal.FrontendHostPort(), "OMNI_PAYLOAD_KEYS=" + testenv.PayloadKeys,
 			"OMNI_TASK_QUEUE=" + taskQueue, "SENDGRID_API_KEY=" + sg.APIKey, "SENDGRID_API_URL=" + sg.URL,
 			"SENDGRID_FROM=Shop <news@shop.example>", "LOG_LEVEL=warn", "OMNI_SHUTDOWN_TIMEOUT=20s"}, "worker")
 	}
@@ -160,7 +160,7 @@ func TestProcessesStartedDuringAnOutageWaitForTheDatabase(t *testing.T) {
 	db.Cut()
 	proxied := "postgres://postgres@" + db.Addr() + dbURL[len("postgres://postgres@127.0.0.1:5432"):]
 	port := freePort(t)
-	api := startProc(t, bin, []string{"DATABASE_URL=" + proxied, "TEMPORAL_ADDRESS=" + temporal.FrontendHostPort(),
+	api := startProc(t, bin, []string{"DATABASE_URL=" + proxied, "TEMPORAL_ADDRESS=" + temporal.FrontendHostPort(), "OMNI_PAYLOAD_KEYS=" + testenv.PayloadKeys,
 		"OMNI_HTTP_ADDR=" + port, "LOG_LEVEL=warn"}, "api")
 	select {
 	case err := <-api.exited:

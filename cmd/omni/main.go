@@ -13,11 +13,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +35,7 @@ import (
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/channels/sendgrid"
 	"github.com/omni-orchestrator/omni/channels/twilio"
+	"github.com/omni-orchestrator/omni/codec"
 	"github.com/omni-orchestrator/omni/config"
 	"github.com/omni-orchestrator/omni/control"
 	"github.com/omni-orchestrator/omni/demo"
@@ -89,8 +92,14 @@ func main() {
 		// webhooks there is the developer, without the providers' keys.
 		cfg.WebhooksUnverified = true
 		logger.Info("omni dev takes the webhooks of providers without a key unverified, as OMNI_WEBHOOKS_UNVERIFIED=true does")
-		if err = migrate(ctx, cfg); err == nil {
-			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runAPI, (*process).runDev)
+		if cfg.Codec == nil {
+			cfg.Codec, err = devCodec(logger)
+		}
+		if err == nil {
+			err = migrate(ctx, cfg)
+		}
+		if err == nil {
+			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runAPI, (*process).runDevCodec, (*process).runDev)
 		}
 	default:
 		fmt.Fprint(os.Stderr, usage)
@@ -184,6 +193,11 @@ type runner func(*process, context.Context) error
 // serve connects to PostgreSQL and Temporal and runs the runners side by
 // side; when one fails, the others stop.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runners ...runner) error {
+	// A worker or API without keys would write customers' data into
+	// Temporal in clear, and could not read what the others encrypted.
+	if cfg.Codec == nil {
+		return errors.New("OMNI_PAYLOAD_KEYS is not set: omni encrypts personal data in Temporal and needs a key, e.g. OMNI_PAYLOAD_KEYS=k1:$(openssl rand -base64 32), the same in every worker and API (see the README, Personal data in Temporal)")
+	}
 	st, err := store.OpenWaiting(ctx, cfg.DatabaseURL, logger)
 	if err != nil {
 		return err
@@ -192,14 +206,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runners 
 	m := metrics.New()
 	temporalMetrics, closer := m.Temporal(logger)
 	defer closer.Close()
-	tc, err := dialWaiting(ctx, client.Options{
-		HostPort:       cfg.TemporalAddress,
-		Namespace:      cfg.TemporalNamespace,
-		Logger:         log.NewStructuredLogger(logger.With("component", "temporal")),
-		MetricsHandler: temporalMetrics,
-	}, logger)
+	opts := cfg.Temporal
+	opts.Logger, opts.MetricsHandler = log.NewStructuredLogger(logger.With("component", "temporal")), temporalMetrics
+	cfg.Codec.Apply(&opts)
+	tc, err := dialWaiting(ctx, opts, logger)
 	if err != nil {
-		return fmt.Errorf("no Temporal server answers at %s (%w); `make run` starts a dev server, or set TEMPORAL_ADDRESS", cfg.TemporalAddress, err)
+		return fmt.Errorf("no Temporal server answers at %s (%w); `make run` starts a dev server, or set TEMPORAL_ADDRESS (and TEMPORAL_API_KEY or TEMPORAL_TLS_* for a secured one)", opts.HostPort, err)
 	}
 	defer tc.Close()
 	p := &process{cfg: cfg, logger: logger, store: st, temporal: tc, metrics: m,
@@ -214,7 +226,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, runners 
 // runWorker polls the task queues: journeys, launches and controls, and
 // each channel's sends.
 func (p *process) runWorker(ctx context.Context) error {
-	if err := worker.EnsureSearchAttributes(ctx, p.temporal, p.cfg.TemporalNamespace); err != nil {
+	if err := worker.EnsureSearchAttributes(ctx, p.temporal, p.cfg.Temporal.Namespace); err != nil {
 		p.logger.Warn("search attributes not registered; journeys will not start until an operator adds CampaignId and CustomerId (Keyword)", "error", err)
 	}
 	provs, err := providers(ctx, p.cfg, p.logger)
@@ -237,7 +249,7 @@ func (p *process) runWorker(ctx context.Context) error {
 		return err
 	}
 	defer workers.Stop()
-	p.logger.Info("worker polling", "task_queue", p.cfg.TaskQueue, "temporal", p.cfg.TemporalAddress)
+	p.logger.Info("worker polling", "task_queue", p.cfg.TaskQueue, "temporal", p.cfg.Temporal.HostPort)
 	<-ctx.Done()
 	return nil
 }
@@ -312,9 +324,56 @@ func (p *process) runAPI(ctx context.Context) error {
 	}
 	srv := httpServer(p.cfg, p.cfg.HTTPAddr, (&api.Server{Store: p.store, Temporal: p.temporal, Enroller: p.enroller,
 		Responses: &responses.Recorder{Store: p.store, Temporal: p.temporal}, Webhooks: hooks, LinkSchemes: p.cfg.PushLinkSchemes,
-		Metrics: p.metrics, Logger: p.logger, Limits: api.Limits{KeyRate: p.cfg.KeyRate, CouponFailures: p.cfg.CouponFailures}}).Handler())
+		Metrics: p.metrics, Logger: p.logger, Limits: api.Limits{KeyRate: p.cfg.KeyRate, CouponFailures: p.cfg.CouponFailures},
+		Codec: p.cfg.Codec, TemporalUI: p.cfg.TemporalUI}).Handler())
 	p.logger.Info("api listening", "addr", p.cfg.HTTPAddr)
 	return listen(ctx, "api", srv, p.cfg.ShutdownTimeout)
+}
+
+// runDevCodec serves the codec endpoint on a loopback address without a
+// key, for the dev server's UI (`make run` points it here): the UI cannot
+// send a key, and on this machine the dev server and .data hold the same
+// data in reach anyway.
+func (p *process) runDevCodec(ctx context.Context) error {
+	p.logger.Info("codec endpoint for the Temporal UI listening", "addr", p.cfg.DevCodecAddr)
+	return listen(ctx, "dev codec", httpServer(p.cfg, p.cfg.DevCodecAddr, api.CodecHandler(p.cfg.Codec, p.cfg.TemporalUI, p.logger)), time.Second)
+}
+
+// devPayloadKey is where `omni dev` keeps the payload key it generates on
+// first start, beside the dev server's state: the journeys in
+// .data/temporal.db decrypt only with it.
+const devPayloadKey = ".data/dev-payload-key"
+
+// devCodec is omni dev's codec when OMNI_PAYLOAD_KEYS is not set: the key
+// in devPayloadKey, generated on first start.
+func devCodec(logger *slog.Logger) (*codec.Codec, error) {
+	data, err := os.ReadFile(devPayloadKey)
+	if errors.Is(err, fs.ErrNotExist) {
+		if data, err = writeDevPayloadKey(); err == nil {
+			logger.Info("generated the dev payload key; Temporal payloads are encrypted with it", "file", devPayloadKey)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dev payload key: %w", err)
+	}
+	c, err := codec.New(strings.TrimSpace(string(data)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", devPayloadKey, err)
+	}
+	return c, nil
+}
+
+// writeDevPayloadKey generates a key into devPayloadKey, readable by its
+// owner only.
+func writeDevPayloadKey() ([]byte, error) {
+	key, err := codec.GenerateKey("dev")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(devPayloadKey), 0o700); err != nil {
+		return nil, err
+	}
+	return []byte(key), os.WriteFile(devPayloadKey, []byte(key+"\n"), 0o600)
 }
 
 // runDev makes sure of a local admin key, loads the demo (unless
@@ -353,14 +412,16 @@ func printWelcome(cfg config.Config, key string) {
 	if port != "" && port[0] == ':' {
 		port = "localhost" + port
 	}
-	ui := cfg.TemporalUI + "/namespaces/" + cfg.TemporalNamespace + "/workflows"
+	ui := cfg.TemporalUI + "/namespaces/" + cfg.Temporal.Namespace + "/workflows"
 	fmt.Printf(`
 omni is running.
   API:          http://%[1]s   (spec: http://%[1]s/openapi.yaml)
   Temporal UI:  %[2]s
   API key:      an admin key for this machine, kept in %[3]s; in your shell:
                   export OMNI_KEY=%[4]s
-`, port, ui, devKeyFile, key)
+                payloads are encrypted; the UI decodes them through http://%[5]s/codec
+                (make run sets it; on a dev server started otherwise, set it under the UI's Data Encoder)
+`, port, ui, devKeyFile, key, cfg.DevCodecAddr)
 	if cfg.Demo {
 		fmt.Printf(`
 The demo campaign %[3]q is running for 5 customers (email, wait 2 minutes for a click,

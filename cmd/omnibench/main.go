@@ -11,6 +11,9 @@
 //     push, exit) run to completion for all of them;
 //   - baseline: a hand-written workflow of the same shape (two activities,
 //     one timer, no database), and omni's ratio to it;
+//   - codec: the same journeys with payloads in clear (a client and workers
+//     without the payload codec, on a task queue of their own), and the
+//     ratio of omni's journeys, encrypted as always, to them;
 //   - cost: history events and billable actions per journey, from histories;
 //   - responses: latency from POST /v1/responses to the journey acting on it,
 //     at BENCH_RATE per second, with BENCH_N journeys waiting;
@@ -54,6 +57,7 @@ import (
 	"github.com/omni-orchestrator/omni/auth"
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
+	"github.com/omni-orchestrator/omni/codec"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/responses"
@@ -75,7 +79,11 @@ type Result struct {
 	Journeys     float64   `json:"journeys_per_second"`
 	Baseline     float64   `json:"baseline_per_second"`
 	JourneyRatio float64   `json:"journeys_to_baseline"`
-	Cost         struct {
+	// Journeys without the payload codec, and omni's (with it) ratio to
+	// them.
+	PlainJourneys float64 `json:"journeys_without_codec_per_second"`
+	CodecRatio    float64 `json:"journeys_with_codec_to_without"`
+	Cost          struct {
 		Journey  Cost `json:"journey"`
 		Baseline Cost `json:"baseline"`
 		Launch   Cost `json:"launch"`
@@ -124,9 +132,22 @@ func run() error {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	fmt.Fprintf(os.Stderr, "omnibench: N=%d, wait %v, responses at %d/s; starting Temporal dev server and database\n", n, wait, rate)
+	key, err := codec.GenerateKey("bench")
+	if err != nil {
+		return err
+	}
+	cdc, err := codec.New(key)
+	if err != nil {
+		return err
+	}
+	// omni's client encrypts, as in production; plain is the same client
+	// without the codec, for the codec's cost, the raw starts and the
+	// baseline.
+	opts := client.Options{Logger: log.NewStructuredLogger(quiet)}
+	cdc.Apply(&opts)
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  temporalCLI(),
-		ClientOptions: &client.Options{Logger: log.NewStructuredLogger(quiet)},
+		ClientOptions: &opts,
 		LogLevel:      "error",
 	})
 	if err != nil {
@@ -137,6 +158,11 @@ func run() error {
 	if err := worker.EnsureSearchAttributes(ctx, tc, "default"); err != nil {
 		return err
 	}
+	plain, err := client.DialContext(ctx, client.Options{HostPort: srv.FrontendHostPort(), Logger: log.NewStructuredLogger(quiet)})
+	if err != nil {
+		return err
+	}
+	defer plain.Close()
 	server := env("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 	db := fmt.Sprintf("omni_bench_%d", time.Now().Unix())
 	st, err := store.Open(ctx, server+"/"+db+"?sslmode=disable")
@@ -150,10 +176,15 @@ func run() error {
 	}
 
 	const taskQueue = "omni"
-	enroller := &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: taskQueue, DefaultTimezone: "UTC"}
-	workers := worker.New(worker.Deps{Store: st, Temporal: tc, Senders: sandbox.All(quiet), Enroller: enroller},
-		worker.Options{TaskQueue: taskQueue, SendConcurrency: 50, PageSize: 500, Concurrency: concurrency})
-	base := sdkworker.New(tc, "baseline", sdkworker.Options{})
+	omni := func(tc client.Client, taskQueue string) (*enroll.Enroller, worker.Workers) {
+		enroller := &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: taskQueue, DefaultTimezone: "UTC"}
+		return enroller, worker.New(worker.Deps{Store: st, Temporal: tc, Senders: sandbox.All(quiet), Enroller: enroller},
+			worker.Options{TaskQueue: taskQueue, SendConcurrency: 50, PageSize: 500, Concurrency: concurrency})
+	}
+	enroller, workers := omni(tc, taskQueue)
+	plainEnroller, plainWorkers := omni(plain, taskQueue+"-plain")
+	workers = append(workers, plainWorkers...)
+	base := sdkworker.New(plain, "baseline", sdkworker.Options{})
 	base.RegisterWorkflow(Baseline)
 	base.RegisterWorkflow(Noop)
 	base.RegisterActivity(SendEmail)
@@ -177,13 +208,14 @@ func run() error {
 	}
 
 	// The dev server's speed drifts as its history store fills up, so the
-	// phases alternate over BENCH_ROUNDS rounds (raw, baseline, omni; then
-	// raw, omni, baseline; ...) and each figure sums over the rounds.
-	var rawTime, baseTime, enrollTime, journeyTime time.Duration
+	// phases alternate over BENCH_ROUNDS rounds (raw, baseline, omni,
+	// omni without the codec; then raw, without the codec, omni,
+	// baseline; ...) and each figure sums over the rounds.
+	var rawTime, baseTime, enrollTime, journeyTime, plainTime time.Duration
 	for round := range rounds {
 		step(fmt.Sprintf("round %d of %d: raw starts", round+1, rounds))
 		start := time.Now()
-		noops, err := startAll(ctx, tc, n, concurrency, "noop", Noop)
+		noops, err := startAll(ctx, plain, n, concurrency, "noop", Noop)
 		if err != nil {
 			return err
 		}
@@ -195,7 +227,7 @@ func run() error {
 			func() error {
 				step("baseline")
 				start := time.Now()
-				runs, err := startAll(ctx, tc, n, concurrency, "baseline", Baseline, wait)
+				runs, err := startAll(ctx, plain, n, concurrency, "baseline", Baseline, wait)
 				if err == nil {
 					err = waitAll(ctx, runs)
 				}
@@ -207,7 +239,7 @@ func run() error {
 			},
 			func() error {
 				step("enrollment and journeys")
-				enrolled, total, launchID, campaignID, err := runReference(ctx, st, enroller, round, wait, n)
+				enrolled, total, launchID, campaignID, err := runReference(ctx, st, enroller, fmt.Sprintf("reference-%d", round+1), wait, n)
 				enrollTime += enrolled
 				journeyTime += total
 				if err == nil {
@@ -216,6 +248,12 @@ func run() error {
 				if err == nil {
 					res.Cost.Launch, err = cost(ctx, tc, launchID)
 				}
+				return err
+			},
+			func() error {
+				step("journeys without the payload codec")
+				_, total, _, _, err := runReference(ctx, st, plainEnroller, fmt.Sprintf("reference-plain-%d", round+1), wait, n)
+				plainTime += total
 				return err
 			},
 		}
@@ -232,6 +270,8 @@ func run() error {
 	res.RawStarts, res.Baseline = total/rawTime.Seconds(), total/baseTime.Seconds()
 	res.Enrollment, res.Journeys = total/enrollTime.Seconds(), total/journeyTime.Seconds()
 	res.EnrollRatio, res.JourneyRatio = res.Enrollment/res.RawStarts, res.Journeys/res.Baseline
+	res.PlainJourneys = total / plainTime.Seconds()
+	res.CodecRatio = res.Journeys / res.PlainJourneys
 
 	step("responses and memory")
 	if err := responseLatency(ctx, st, enroller, apiClient, httpSrv.URL, tc, n, rate, &res); err != nil {
@@ -242,11 +282,12 @@ func run() error {
 	return saveJSON(res, fmt.Sprintf("%s-n%d.json", res.Date.Format("2006-01-02T150405Z"), n))
 }
 
-// runReference launches the reference campaign (a version of its own per
-// round) to every customer and returns how long enrollment took, how long
-// until every journey completed, and the launch and campaign ids.
-func runReference(ctx context.Context, st *store.Store, enroller *enroll.Enroller, round int, wait time.Duration, n int) (enrolled, total time.Duration, launchID, campaignID string, err error) {
-	ref, err := createCampaign(ctx, st, fmt.Sprintf(reference, fmt.Sprintf("reference-%d", round+1), wait))
+// runReference launches the reference campaign (as a campaign of its own
+// per phase and round) to every customer and returns how long enrollment
+// took, how long until every journey completed, and the launch and
+// campaign ids.
+func runReference(ctx context.Context, st *store.Store, enroller *enroll.Enroller, id string, wait time.Duration, n int) (enrolled, total time.Duration, launchID, campaignID string, err error) {
+	ref, err := createCampaign(ctx, st, fmt.Sprintf(reference, id, wait))
 	if err != nil {
 		return 0, 0, "", "", err
 	}
@@ -523,6 +564,7 @@ func printTable(w io.Writer, r Result) {
 	fmt.Fprintf(tw, "enrollment\t%.0f customers/s\t%.2f× raw starts\n", r.Enrollment, r.EnrollRatio)
 	fmt.Fprintf(tw, "baseline workflow\t%.1f completed/s\t\n", r.Baseline)
 	fmt.Fprintf(tw, "omni journeys\t%.1f completed/s\t%.2f× baseline\n", r.Journeys, r.JourneyRatio)
+	fmt.Fprintf(tw, "  without the payload codec\t%.1f completed/s\tencrypted %.2f× without\n", r.PlainJourneys, r.CodecRatio)
 	fmt.Fprintf(tw, "cost per journey\t%d events, %d actions\tbaseline %d events, %d actions\n",
 		r.Cost.Journey.Events, r.Cost.Journey.Actions, r.Cost.Baseline.Events, r.Cost.Baseline.Actions)
 	fmt.Fprintf(tw, "launch history\t%d events\tfor %d customers\n", r.Cost.Launch.Events, r.N)

@@ -334,6 +334,7 @@ func startCluster(t *testing.T, signed bool) *cluster {
 	c.sg = sendgridtest.New(t)
 	c.sg.Answer(100 * time.Millisecond)
 	env := []string{"DATABASE_URL=" + proxied, "TEMPORAL_ADDRESS=" + temporalAddr, "OMNI_TASK_QUEUE=chaos", "LOG_LEVEL=warn",
+		"OMNI_PAYLOAD_KEYS=" + testenv.PayloadKeys,
 		"SENDGRID_API_KEY=" + c.sg.APIKey, "SENDGRID_API_URL=" + c.sg.URL, "SENDGRID_FROM=Shop <news@shop.example>",
 		"OMNI_LAUNCH_CONCURRENCY=8"}
 	hooks := c.webhookFailover(t)
@@ -508,7 +509,9 @@ func (c *cluster) database(t *testing.T) *pgx.Conn {
 }
 
 func (c *cluster) temporalClient(t *testing.T) client.Client {
-	tc, err := client.Dial(client.Options{HostPort: c.temporalAddr})
+	o := client.Options{HostPort: c.temporalAddr}
+	testenv.Codec(t).Apply(&o)
+	tc, err := client.Dial(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/omni-orchestrator/omni/channels"
 	"github.com/omni-orchestrator/omni/channels/sandbox"
+	"github.com/omni-orchestrator/omni/codec"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
@@ -28,6 +29,21 @@ import (
 
 // TaskQueue is the task queue test workers poll.
 const TaskQueue = "omni-test"
+
+// PayloadKeys is the key (in OMNI_PAYLOAD_KEYS's format) that every test
+// env's Temporal client encrypts payloads with, as omni's always do: the
+// end-to-end tests run the codec, and the journey histories tests record
+// into workflows/testdata decrypt with it. It protects nothing.
+const PayloadKeys = "test:mXB+MvBz6b6JOkw+9rV4Xetg2mCEnhQNgJF9HyZ4SaI="
+
+// Codec is the codec of PayloadKeys.
+func Codec(t testing.TB) *codec.Codec {
+	c, err := codec.New(PayloadKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
 
 // TemporalCLI is the Temporal CLI the tests start dev servers from:
 // OMNI_TEMPORAL_CLI, as `make test` sets it, or the Makefile's default path.
@@ -44,13 +60,15 @@ func TemporalCLI(t testing.TB) string {
 }
 
 // Temporal starts an in-memory Temporal dev server for this test, with
-// omni's search attributes registered the way the worker registers them.
+// omni's search attributes registered the way the worker registers them,
+// and returns a client that encrypts payloads with Codec.
 func Temporal(t testing.TB) client.Client {
 	t.Helper()
 	return DevServer(t).Client()
 }
 
-// DevServer is Temporal, for tests that need the server's address too.
+// DevServer is Temporal, for tests that need the server's address too
+// (its Client encrypts with Codec).
 func DevServer(t testing.TB) *testsuite.DevServer {
 	t.Helper()
 	ctx := context.Background()
@@ -58,14 +76,14 @@ func DevServer(t testing.TB) *testsuite.DevServer {
 	if testing.Verbose() {
 		out = os.Stderr
 	}
+	co := &client.Options{Logger: log.NewStructuredLogger(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})))}
+	Codec(t).Apply(co)
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: TemporalCLI(t),
-		ClientOptions: &client.Options{
-			Logger: log.NewStructuredLogger(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))),
-		},
-		LogLevel: "error",
-		Stdout:   out,
-		Stderr:   out,
+		ExistingPath:  TemporalCLI(t),
+		ClientOptions: co,
+		LogLevel:      "error",
+		Stdout:        out,
+		Stderr:        out,
 	})
 	if err != nil {
 		t.Fatalf("start Temporal dev server: %v", err)
