@@ -54,7 +54,7 @@ func (a *Activities) prepare(ctx context.Context, in journey.DeliverInput, attem
 	if err != nil {
 		return store.Message{}, false, fmt.Errorf("load customer %s: %w", in.CustomerID, err)
 	}
-	msg := message.Compose(c, in.Send, in.Data, in.Coupon, a.LinkSchemes)
+	msg := message.Compose(c, in.Send, message.Vars{Data: in.Data, Event: in.Event, Coupon: in.Coupon}, a.LinkSchemes)
 	sender, ok := a.Senders[msg.Channel]
 	if !ok {
 		return store.Message{}, false, temporal.NewNonRetryableApplicationError("no sender for channel "+msg.Channel, "NoSender", nil)

@@ -63,7 +63,7 @@ func setupWindow(t *testing.T, senders map[string]channels.Sender, window time.D
 		t.Fatal(err)
 	}
 	for _, id := range []string{"ada", "bob"} {
-		if _, _, err := st.CreateJourney(ctx, store.Journey{WorkflowID: "journey:welcome:" + id, CampaignID: "welcome", Version: 1, CustomerID: id, CurrentStep: "email-1"}); err != nil {
+		if _, _, _, _, err := st.Enter(ctx, store.Entrance{CampaignID: "welcome", Version: 1, CustomerID: id, StartAt: "email-1"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -272,7 +272,7 @@ func (s *Server) previewCampaign(c echo.Context) error {
 	messages := []PreviewMessage{}
 	for _, name := range stored.Definition.StepOrder() {
 		if send := stored.Definition.Steps[name].Send; send != nil {
-			messages = append(messages, PreviewMessage{Step: name, Composition: message.Compose(customer, *send, req.Data, previewCoupon, s.LinkSchemes)})
+			messages = append(messages, PreviewMessage{Step: name, Composition: message.Compose(customer, *send, message.Vars{Data: req.Data, Coupon: previewCoupon}, s.LinkSchemes)})
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{

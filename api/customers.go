@@ -117,6 +117,8 @@ type CustomerView struct {
 	Journeys  []store.Journey  `json:"journeys"`
 	Messages  []store.Message  `json:"messages"`
 	Responses []store.Response `json:"responses"`
+	// Events are what the customer did, newest first.
+	Events []store.Event `json:"events"`
 	// Suppressions are the offers the customer must not be offered now.
 	Suppressions []store.Suppression `json:"suppressions"`
 	// Coupons are the customer's coupons, redeemed or not.
@@ -159,6 +161,9 @@ func (s *Server) getCustomer(c echo.Context) error {
 		if v.Responses, err = st.CustomerResponses(ctx, id, customerViewLimit); err != nil {
 			return err
 		}
+		if v.Events, err = st.CustomerEvents(ctx, id, customerViewLimit); err != nil {
+			return err
+		}
 		if v.Suppressions, err = st.CustomerSuppressions(ctx, id); err != nil {
 			return err
 		}
@@ -176,8 +181,8 @@ func (s *Server) getCustomer(c echo.Context) error {
 
 // Timeline is one page of a customer's events, newest first; Next pages on.
 type Timeline struct {
-	Events []store.Event `json:"events"`
-	Next   string        `json:"next,omitempty"`
+	Events []store.TimelineEntry `json:"events"`
+	Next   string                `json:"next,omitempty"`
 }
 
 // getTimeline answers a customer's journeys, messages and responses as one

@@ -200,8 +200,8 @@ func TestInputIsRefusedBeforeItIsStored(t *testing.T) {
 		}
 		// A journey row an earlier launch left for such a customer has no
 		// workflow: a cancel goes past it and finishes.
-		if _, _, err := env.Store.CreateJourney(t.Context(), store.Journey{WorkflowID: "journey:legacy:" + bad[0], CampaignID: "legacy",
-			Version: 1, CustomerID: bad[0], CurrentStep: "email-1"}); err != nil {
+		if _, _, _, _, err := env.Store.Enter(t.Context(), store.Entrance{CampaignID: "legacy",
+			Version: 1, CustomerID: bad[0], StartAt: "email-1"}); err != nil {
 			t.Fatal(err)
 		}
 		c.must(202, "POST", "/v1/campaigns/legacy/cancel", nil)

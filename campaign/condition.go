@@ -8,10 +8,13 @@ import (
 // Condition is a branch test. Attribute tests (equals, in, exists, gt, gte,
 // lt, lte; several together must all hold, so gte and lt make a range) look
 // at the customer's attribute, which may be a dotted path into nested
-// objects ("address.city"). Reachable and Consent test a channel, Responded
-// a response type received so far in this journey; All, Any and Not combine.
+// objects ("address.city"); Property tests, the same, at a property of the
+// event that entered the journey (or of the event a trigger tests).
+// Reachable and Consent test a channel, Responded a response type received
+// so far in this journey; All, Any and Not combine.
 type Condition struct {
 	Attribute string   `json:"attribute,omitempty"`
+	Property  string   `json:"property,omitempty"`
 	Equals    any      `json:"equals,omitempty"`
 	In        []any    `json:"in,omitempty"`
 	Exists    *bool    `json:"exists,omitempty"`
@@ -36,10 +39,13 @@ type Facts struct {
 	// Reachable: the customer has an address or token on the channel.
 	Reachable map[string]bool
 	Consent   map[string]bool
+	// Event is the properties of the event that entered the journey, or
+	// that a trigger tests.
+	Event map[string]any
 }
 
 // NeedsFacts reports whether evaluating c needs the customer's profile
-// (anything but Responded).
+// (anything but Responded and Property).
 func (c Condition) NeedsFacts() bool {
 	if c.Attribute != "" || c.Reachable != "" || c.Consent != "" {
 		return true
@@ -56,7 +62,9 @@ func (c Condition) NeedsFacts() bool {
 func (c Condition) Eval(f Facts, responded []string) bool {
 	switch {
 	case c.Attribute != "":
-		return c.evalAttribute(f.Attributes)
+		return c.evalValue(f.Attributes, c.Attribute)
+	case c.Property != "":
+		return c.evalValue(f.Event, c.Property)
 	case c.Reachable != "":
 		return f.Reachable[c.Reachable]
 	case c.Consent != "":
@@ -88,18 +96,19 @@ func (c Condition) Eval(f Facts, responded []string) bool {
 	return false
 }
 
-func (c Condition) evalAttribute(attrs map[string]any) bool {
-	v, ok := lookup(attrs, c.Attribute)
+// evalValue applies the value tests to the value at path in values.
+func (c Condition) evalValue(values map[string]any, path string) bool {
+	v, ok := lookup(values, path)
 	if c.Exists != nil && ok != *c.Exists {
 		return false
 	}
-	if c.Equals != nil && !(ok && equal(v, c.Equals)) {
+	if c.Equals != nil && !(ok && Equal(v, c.Equals)) {
 		return false
 	}
 	if c.In != nil {
 		found := false
 		for _, want := range c.In {
-			found = found || (ok && equal(v, want))
+			found = found || (ok && Equal(v, want))
 		}
 		if !found {
 			return false
@@ -137,8 +146,9 @@ func lookup(attrs map[string]any, path string) (any, bool) {
 	return cur, true
 }
 
-// equal compares JSON values; numbers compare by value whatever their Go type.
-func equal(a, b any) bool {
+// Equal compares JSON values; numbers compare by value whatever their Go
+// type.
+func Equal(a, b any) bool {
 	if x, ok := number(a); ok {
 		y, ok := number(b)
 		return ok && x == y

@@ -41,10 +41,14 @@ const Control = "control"
 
 // Definition is one version of a campaign: a graph of named steps.
 type Definition struct {
-	ID      string          `json:"id"`
-	Name    string          `json:"name,omitempty"`
-	OfferID string          `json:"offer_id,omitempty"`
-	StartAt string          `json:"start_at"`
+	ID      string `json:"id"`
+	Name    string `json:"name,omitempty"`
+	OfferID string `json:"offer_id,omitempty"`
+	StartAt string `json:"start_at"`
+	// Trigger enrolls customers as they act (see Trigger); Entry says
+	// when a customer may enter again.
+	Trigger *Trigger        `json:"trigger,omitempty"`
+	Entry   *Entry          `json:"entry,omitempty"`
 	Rules   *Rules          `json:"rules,omitempty"`
 	Steps   map[string]Step `json:"steps"`
 }
@@ -52,8 +56,9 @@ type Definition struct {
 // Rules apply to every step of a journey.
 type Rules struct {
 	// ExitOn ends the journey, from whatever step, when one of these
-	// responses arrives.
-	ExitOn []string `json:"exit_on,omitempty"`
+	// responses arrives; ExitOnEvents when one of these events does.
+	ExitOn       []string `json:"exit_on,omitempty"`
+	ExitOnEvents []string `json:"exit_on_events,omitempty"`
 	// Goal is the response that marks the journey converted.
 	Goal string `json:"goal,omitempty"`
 	// QuietHours hold sends while the customer's local time is inside them.
@@ -190,10 +195,14 @@ func (c *Coupon) CodeLength() int {
 	return c.Length
 }
 
-// Wait holds the journey until one of the awaited responses arrives or the
-// timeout passes.
+// Wait holds the journey until one of the awaited responses (For) or
+// events (Events) arrives, or the timeout passes. Match names event
+// properties that must equal the entering event's (the purchase of this
+// cart).
 type Wait struct {
-	For     []string `json:"for"`
+	For     []string `json:"for,omitempty"`
+	Events  []string `json:"events,omitempty"`
+	Match   []string `json:"match,omitempty"`
 	Timeout string   `json:"timeout"`
 }
 

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"cmp"
 	"encoding/json"
 	"regexp"
 	"slices"
@@ -35,6 +36,7 @@ func (d *Definition) Validate() Problems {
 	if d.Rules != nil {
 		d.Rules.validate(&ps)
 	}
+	d.validateTrigger(&ps)
 	if len(d.Steps) == 0 {
 		ps.add("steps", "at least one step is required")
 	}
@@ -302,19 +304,20 @@ var dynamicTemplateID = regexp.MustCompile(`^d-[0-9a-f]{32}$`)
 func (d *Definition) validateWait(ps *Problems, path string, s Step) {
 	w := s.Wait
 	wpath := Join(path, "wait")
-	if len(w.For) == 0 {
-		ps.add(Join(wpath, "for"), "name at least one response type to wait for")
+	if len(w.For) == 0 && len(w.Events) == 0 {
+		ps.add(Join(wpath, "for"), "name at least one response type (for) or event (events) to wait for")
 	}
 	for i, typ := range w.For {
 		checkResponseType(ps, Index(Join(wpath, "for"), i), typ)
 	}
+	d.validateWaitEvents(ps, wpath, w)
 	if w.Timeout == "" {
 		ps.add(Join(wpath, "timeout"), "required (a duration such as \"48h\" or \"30m\")")
 	} else {
 		checkDuration(ps, Join(wpath, "timeout"), w.Timeout)
 	}
 	for _, outcome := range sortedKeys(s.On) {
-		if outcome != Timeout && !slices.Contains(w.For, outcome) {
+		if outcome != Timeout && !slices.Contains(w.For, outcome) && !slices.Contains(w.Events, outcome) {
 			ps.add(Join(Join(path, "on"), outcome), "the wait does not await %q", outcome)
 		}
 		d.checkRef(ps, Join(Join(path, "on"), outcome), s.On[outcome])
@@ -323,7 +326,7 @@ func (d *Definition) validateWait(ps *Problems, path string, s Step) {
 		d.checkRef(ps, Join(path, "next"), s.Next)
 		return
 	}
-	for _, outcome := range append(slices.Clone(w.For), Timeout) {
+	for _, outcome := range append(append(slices.Clone(w.For), w.Events...), Timeout) {
 		if _, ok := s.On[outcome]; !ok {
 			ps.add(Join(path, "on"), "no step for %q: add it to on, or give the wait a next", outcome)
 		}
@@ -349,7 +352,8 @@ func validateCondition(ps *Problems, path string, c Condition) {
 		name string
 		set  bool
 	}{
-		{"attribute", c.Attribute != "" || attributeTests}, {"reachable", c.Reachable != ""}, {"consent", c.Consent != ""},
+		{"attribute", c.Attribute != "" || attributeTests && c.Property == ""}, {"property", c.Property != ""},
+		{"reachable", c.Reachable != ""}, {"consent", c.Consent != ""},
 		{"responded", c.Responded != ""}, {"all", c.All != nil}, {"any", c.Any != nil}, {"not", c.Not != nil},
 	} {
 		if k.set {
@@ -357,15 +361,16 @@ func validateCondition(ps *Problems, path string, c Condition) {
 		}
 	}
 	if len(kinds) != 1 {
-		ps.add(path, "a condition tests one thing: attribute (with equals, in, exists, gt, gte, lt or lte), reachable, consent, responded, all, any or not; found %v", kinds)
+		ps.add(path, "a condition tests one thing: attribute or property (with equals, in, exists, gt, gte, lt or lte), reachable, consent, responded, all, any or not; found %v", kinds)
 		return
 	}
 	switch kinds[0] {
-	case "attribute":
-		if c.Attribute == "" {
+	case "attribute", "property":
+		name := cmp.Or(c.Attribute, c.Property)
+		if name == "" {
 			ps.add(Join(path, "attribute"), "required: the attribute to test")
 		} else if !attributeTests {
-			ps.add(path, "say what to test of attribute %q: equals, in, exists, gt, gte, lt or lte", c.Attribute)
+			ps.add(path, "say what to test of %s %q: equals, in, exists, gt, gte, lt or lte", kinds[0], name)
 		}
 		if c.In != nil && len(c.In) == 0 {
 			ps.add(Join(path, "in"), "list at least one value")
@@ -404,6 +409,9 @@ func ValidateFilter(path string, c Condition) Problems {
 func noResponses(ps *Problems, path string, c Condition) {
 	if c.Responded != "" {
 		ps.add(Join(path, "responded"), "a launch filter picks customers before their journey begins: test attributes, consent or reachable")
+	}
+	if c.Property != "" {
+		ps.add(Join(path, "property"), "a launch has no event: test attributes, consent or reachable")
 	}
 	for i, sub := range c.All {
 		noResponses(ps, Index(Join(path, "all"), i), sub)

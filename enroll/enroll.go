@@ -52,20 +52,36 @@ const (
 	SkippedSuppressed        = "suppressed"
 	SkippedCancelled         = "campaign_cancelled"
 	SkippedInvalidCustomerID = "invalid_customer_id"
+	SkippedNoEntryKey        = "no_entry_key" // the event lacks the property entry.key names
+	SkippedCooldown          = store.RefusedCooldown
+	SkippedMaxEntries        = store.RefusedMaxEntries
 )
 
-// Enroll starts the customer's journey through campaign c, unless one was
-// started before; data is the enrolment's data for templates. The customer
-// must exist. The journey's row is written first, with what its start
-// needs, and its run recorded once the workflow started: a start cut short
-// is made good by a retry or by Reconcile.
+// Enroll starts the customer's journey through campaign c, unless the
+// entry rules say they are in it already (or may not enter again); data is
+// the enrolment's data for templates. The customer must exist. The
+// journey's row is written first, with what its start needs, and its run
+// recorded once the workflow started: a start cut short is made good by a
+// retry or by Reconcile.
 func (e *Enroller) Enroll(ctx context.Context, c store.Campaign, customer store.CustomerRef, data map[string]any) (Enrollment, error) {
-	return e.enroll(ctx, c, customer, data, "")
+	return e.enter(ctx, c, customer, entrance{data: data})
 }
 
-// enroll is Enroll on behalf of a launch: a journey this launch wrote
-// before (a page retried after a worker died) counts as started by it.
-func (e *Enroller) enroll(ctx context.Context, c store.Campaign, customer store.CustomerRef, data map[string]any, launchID string) (Enrollment, error) {
+// Trigger enrolls the customer because of the event, by the campaign's
+// entry rules: the event's properties are the journey's `event`.
+func (e *Enroller) Trigger(ctx context.Context, c store.Campaign, customer store.CustomerRef, ev journey.Event) (Enrollment, error) {
+	return e.enter(ctx, c, customer, entrance{event: &ev})
+}
+
+// entrance is how a customer comes to a campaign: with data, by an event,
+// or on behalf of a launch, whose journeys a retried page finds as its own.
+type entrance struct {
+	data     map[string]any
+	event    *journey.Event
+	launchID string
+}
+
+func (e *Enroller) enter(ctx context.Context, c store.Campaign, customer store.CustomerRef, in entrance) (Enrollment, error) {
 	id := journey.ID(c.ID, customer.ID)
 	if !campaign.CustomerID.Valid(customer.ID) {
 		return Enrollment{WorkflowID: id, Version: c.Version, Skipped: SkippedInvalidCustomerID}, nil
@@ -82,16 +98,28 @@ func (e *Enroller) enroll(ctx context.Context, c store.Campaign, customer store.
 			return Enrollment{WorkflowID: id, Version: c.Version, Skipped: SkippedSuppressed}, nil
 		}
 	}
-	j, created, err := e.Store.CreateJourney(ctx, store.Journey{
-		WorkflowID: id, CampaignID: c.ID, Version: c.Version, CustomerID: customer.ID, CurrentStep: c.Definition.StartAt,
-		Data: data, LaunchID: launchID,
-	})
-	if err != nil {
-		return Enrollment{}, fmt.Errorf("record journey %s: %w", id, err)
+	rule := c.Definition.Rule()
+	var key string
+	if rule.Key != "" {
+		v, ok := entryKey(in.event, rule.Key)
+		if !ok {
+			return Enrollment{WorkflowID: id, Version: c.Version, Skipped: SkippedNoEntryKey}, nil
+		}
+		key = v
 	}
-	ours := created || launchID != "" && j.LaunchID == launchID
-	if !created && j.RunID != "" { // started before: nothing to ask Temporal
-		return Enrollment{WorkflowID: id, RunID: j.RunID, Version: j.Version, Started: ours}, nil
+	j, created, ours, refused, err := e.Store.Enter(ctx, store.Entrance{
+		CampaignID: c.ID, Version: c.Version, CustomerID: customer.ID, StartAt: c.Definition.StartAt,
+		Rule: rule, Key: key, Data: in.data, Event: in.event, LaunchID: in.launchID,
+	})
+	switch {
+	case err != nil:
+		return Enrollment{}, fmt.Errorf("record journey %s: %w", id, err)
+	case refused != "":
+		return Enrollment{WorkflowID: id, Version: c.Version, Skipped: refused}, nil
+	case !created && (j.RunID != "" || j.Status != journey.Active):
+		// Started before, or over (a journey from before runs were
+		// recorded): nothing to ask Temporal.
+		return Enrollment{WorkflowID: j.WorkflowID, RunID: j.RunID, Version: j.Version, Started: ours}, nil
 	}
 	if j.Version != c.Version { // enrolled in an earlier version, its start cut short
 		if c, err = e.Store.CampaignVersion(ctx, c.ID, j.Version); err != nil {
@@ -102,7 +130,22 @@ func (e *Enroller) enroll(ctx context.Context, c store.Campaign, customer store.
 	if err != nil {
 		return Enrollment{}, err
 	}
-	return Enrollment{WorkflowID: id, RunID: runID, Version: j.Version, Started: started || ours}, nil
+	return Enrollment{WorkflowID: j.WorkflowID, RunID: runID, Version: j.Version, Started: started || ours}, nil
+}
+
+// entryKey is the value of the event's property key, which names a
+// journey: a string as it is, a number or a boolean as written.
+func entryKey(ev *journey.Event, key string) (string, bool) {
+	if ev == nil {
+		return "", false
+	}
+	switch v := ev.Properties[key].(type) {
+	case string:
+		return v, v != ""
+	case float64, bool, int, int64:
+		return fmt.Sprint(v), true
+	}
+	return "", false
 }
 
 // StartError is a journey whose workflow Temporal refused to start for
@@ -123,7 +166,7 @@ func (e *StartError) Unwrap() error { return e.Err }
 func (e *Enroller) start(ctx context.Context, c store.Campaign, j store.Journey, timezone string) (runID string, started bool, err error) {
 	input := workflows.JourneyInput{
 		CampaignID: c.ID, Version: c.Version, CustomerID: j.CustomerID, Definition: c.Definition,
-		Timezone: cmp.Or(timezone, e.DefaultTimezone), Data: j.Data,
+		Timezone: cmp.Or(timezone, e.DefaultTimezone), Data: j.Data, Event: j.Event,
 	}
 	if c.Status == store.CampaignPaused {
 		latest, err := e.Store.LatestControl(ctx, c.ID)

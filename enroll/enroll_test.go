@@ -110,8 +110,8 @@ func TestStartsCutShortAreMadeGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := journey.ID(c.ID, "c2")
-	if _, _, err := env.Store.CreateJourney(ctx, store.Journey{WorkflowID: id, CampaignID: c.ID, Version: c.Version, CustomerID: "c2",
-		CurrentStep: "mail", Data: map[string]any{"code": "X-42"}}); err != nil {
+	if _, _, _, _, err := env.Store.Enter(ctx, store.Entrance{CampaignID: c.ID, Version: c.Version, CustomerID: "c2",
+		StartAt: "mail", Data: map[string]any{"code": "X-42"}}); err != nil {
 		t.Fatal(err)
 	}
 	n, err := env.Enroller.Reconcile(ctx, 0)

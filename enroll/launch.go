@@ -194,7 +194,7 @@ func (a *Activities) enrollPage(ctx context.Context, launchID string, c store.Ca
 	g.SetLimit(a.Concurrency)
 	for _, customer := range customers {
 		g.Go(func() error {
-			e, err := a.Enroller.enroll(ctx, c, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, nil, launchID)
+			e, err := a.Enroller.enter(ctx, c, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, entrance{launchID: launchID})
 			if err != nil {
 				return err
 			}

@@ -27,8 +27,10 @@ type DeliverInput struct {
 	Key string
 	// The send step: its channel or channels, and template(s).
 	campaign.Send
-	// Data is the enrolment's data, which templates see as `data`.
-	Data map[string]any
+	// Data is the enrolment's data, which templates see as `data`; Event
+	// the properties of the event that entered the journey, `event`.
+	Data  map[string]any
+	Event map[string]any `json:",omitempty"`
 	// OfferID and FrequencyCap are checked when the message is recorded: a
 	// suppressed offer or a capped customer skips the send.
 	OfferID      string

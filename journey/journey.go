@@ -7,6 +7,7 @@ package journey
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -28,6 +29,18 @@ func Addressable(workflowID string) bool {
 		}
 	}
 	return true
+}
+
+// InstanceID is the workflow id of a customer's n-th journey through a
+// campaign (a campaign they may enter again, or one journey per key): the
+// first is ID's; a later one carries its number after the campaign id,
+// `journey:<campaign>#<n>:<customer>`. Campaign ids have neither '#' nor
+// ':', so no customer's id can be mistaken for another's.
+func InstanceID(campaignID, customerID string, n int) string {
+	if n <= 1 {
+		return ID(campaignID, customerID)
+	}
+	return "journey:" + campaignID + "#" + strconv.Itoa(n) + ":" + customerID
 }
 
 // StepKey names one visit of a journey to a step: a message's idempotency
@@ -93,6 +106,18 @@ type Response struct {
 	Type       string
 	Channel    string
 	OfferID    string `json:",omitempty"`
+	OccurredAt time.Time
+}
+
+// EventSignal brings a customer's event to a journey that waits for it
+// or exits on it.
+const EventSignal = "event"
+
+// Event is something the customer did, as a journey sees it.
+type Event struct {
+	EventID    string
+	Name       string
+	Properties map[string]any `json:",omitempty"`
 	OccurredAt time.Time
 }
 

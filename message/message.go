@@ -30,12 +30,21 @@ type Composition struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// Vars are what a journey adds to a customer's fields for templates: the
+// enrolment's data (`data`), the properties of the event that entered the
+// journey (`event`), the journey's coupon code (`coupon`).
+type Vars struct {
+	Data   map[string]any
+	Event  map[string]any
+	Coupon string
+}
+
 // Compose picks the channel of a send for the customer (the first of the
 // candidates, preferred channel first, on which the customer is reachable
 // and has consented) and renders its template; coupon is the journey's
 // coupon code, if it has one. A push link must render to https or one of
 // the app schemes allowed.
-func Compose(c store.Customer, send campaign.Send, data map[string]any, coupon string, schemes campaign.LinkSchemes) Composition {
+func Compose(c store.Customer, send campaign.Send, v Vars, schemes campaign.LinkSchemes) Composition {
 	candidates := send.Candidates()
 	if i := slices.Index(candidates, c.PreferredChannel); i > 0 {
 		candidates = append([]string{c.PreferredChannel}, slices.Delete(slices.Clone(candidates), i, i+1)...)
@@ -51,7 +60,7 @@ func Compose(c store.Customer, send campaign.Send, data map[string]any, coupon s
 			continue
 		}
 		t, _ := send.TemplateFor(ch)
-		m, err := render(t, ch, templateVars(c, data, coupon))
+		m, err := render(t, ch, templateVars(c, v))
 		if err != nil {
 			return Composition{Channel: ch, To: to, Status: journey.MessageFailed, Reason: journey.ReasonTemplate + ": " + err.Error()}
 		}
@@ -80,19 +89,21 @@ func address(c store.Customer, channel string) (to, reason string) {
 
 // templateVars are what templates see: the customer's attributes by
 // name, the profile fields (id, email, phone, locale, timezone), which win
-// over attributes of the same name, the enrolment's data as `data`, and
-// the journey's coupon code as `coupon`.
-func templateVars(c store.Customer, data map[string]any, coupon string) map[string]any {
-	vars := make(map[string]any, len(c.Attributes)+6)
-	for k, v := range c.Attributes {
-		vars[k] = v
+// over attributes of the same name, and the journey's Vars.
+func templateVars(c store.Customer, v Vars) map[string]any {
+	vars := make(map[string]any, len(c.Attributes)+7)
+	for k, a := range c.Attributes {
+		vars[k] = a
 	}
 	vars["id"], vars["email"], vars["phone"], vars["locale"], vars["timezone"] = c.ID, c.Email, c.Phone, c.Locale, c.Timezone
-	if data != nil {
-		vars["data"] = data
+	if v.Data != nil {
+		vars["data"] = v.Data
 	}
-	if coupon != "" {
-		vars["coupon"] = coupon
+	if v.Event != nil {
+		vars["event"] = v.Event
+	}
+	if v.Coupon != "" {
+		vars["coupon"] = v.Coupon
 	}
 	return vars
 }

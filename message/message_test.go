@@ -27,7 +27,7 @@ func TestComposeFallsBackAcrossChannels(t *testing.T) {
 		"nothing usable":       {store.Customer{Phone: "+491", Consent: store.Consent{Push: true}}, "push", "", "no_channel: push unreachable, sms no_consent, email unreachable"},
 	} {
 		tc.c.Attributes = map[string]any{"first_name": "Ada"}
-		got := Compose(tc.c, send, map[string]any{"code": "X1"}, "", nil)
+		got := Compose(tc.c, send, Vars{Data: map[string]any{"code": "X1"}}, nil)
 		if got.Channel != tc.channel || got.Body != tc.body || got.Reason != tc.reason {
 			t.Errorf("%s: got %+v, want %s %q %q", name, got, tc.channel, tc.body, tc.reason)
 		}
@@ -35,14 +35,14 @@ func TestComposeFallsBackAcrossChannels(t *testing.T) {
 			t.Errorf("%s: status %q", name, got.Status)
 		}
 	}
-	if got := Compose(store.Customer{PushToken: "t", Consent: all, Attributes: map[string]any{"first_name": "Ada"}}, send, nil, "", nil); got.Subject != "Last chance, Ada" {
+	if got := Compose(store.Customer{PushToken: "t", Consent: all, Attributes: map[string]any{"first_name": "Ada"}}, send, Vars{}, nil); got.Subject != "Last chance, Ada" {
 		t.Errorf("push title = %q", got.Subject)
 	}
 }
 
 func TestComposeReportsATemplateThatFailsToRender(t *testing.T) {
 	send := campaign.Send{Channel: "sms", Template: &campaign.Template{Body: "{{ 1 | divided_by: 0 }}"}}
-	got := Compose(store.Customer{Phone: "+491", Consent: store.Consent{SMS: true}}, send, nil, "", nil)
+	got := Compose(store.Customer{Phone: "+491", Consent: store.Consent{SMS: true}}, send, Vars{}, nil)
 	if got.Status != journey.MessageFailed || !strings.HasPrefix(got.Reason, journey.ReasonTemplate) {
 		t.Fatalf("got %+v", got)
 	}
@@ -50,7 +50,7 @@ func TestComposeReportsATemplateThatFailsToRender(t *testing.T) {
 
 func TestComposeFailsATemplateOverALimitWithTheLimit(t *testing.T) {
 	send := campaign.Send{Channel: "email", Template: &campaign.Template{Subject: "Hi", Body: "{% for i in (1..100000000) %}{% endfor %}"}}
-	got := Compose(store.Customer{Email: "a@b.c", Consent: store.Consent{Email: true}}, send, nil, "", nil)
+	got := Compose(store.Customer{Email: "a@b.c", Consent: store.Consent{Email: true}}, send, Vars{}, nil)
 	if want := "template_error: render template: template exceeds 10000 loop iterations"; got.Status != journey.MessageFailed || got.Reason != want {
 		t.Fatalf("got %+v, want failed with %q", got, want)
 	}
@@ -60,12 +60,12 @@ func TestComposeProviderTemplatesAndLinks(t *testing.T) {
 	c := store.Customer{ID: "ada", Email: "a@b.c", PushToken: "tok", Consent: store.Consent{Email: true, Push: true},
 		Attributes: map[string]any{"first_name": "Ada", "sku": "42"}}
 	mail := Compose(c, campaign.Send{Channel: "email", Template: &campaign.Template{TemplateID: "d-0123456789abcdef0123456789abcdef"}},
-		map[string]any{"code": "X1"}, "", nil)
+		Vars{Data: map[string]any{"code": "X1"}}, nil)
 	if mail.TemplateID != "d-0123456789abcdef0123456789abcdef" || mail.Body != "" || mail.TemplateData["first_name"] != "Ada" ||
 		mail.TemplateData["id"] != "ada" || mail.TemplateData["data"].(map[string]any)["code"] != "X1" {
 		t.Errorf("dynamic template: %+v", mail)
 	}
-	push := Compose(c, campaign.Send{Channel: "push", Template: &campaign.Template{Title: "Back", Body: "In stock", Link: "shop://products/{{sku}}"}}, nil, "", campaign.LinkSchemes{"shop"})
+	push := Compose(c, campaign.Send{Channel: "push", Template: &campaign.Template{Title: "Back", Body: "In stock", Link: "shop://products/{{sku}}"}}, Vars{}, campaign.LinkSchemes{"shop"})
 	if push.Link != "shop://products/42" || push.TemplateID != "" {
 		t.Errorf("push: %+v", push)
 	}
@@ -81,7 +81,7 @@ func TestComposeFailsAPushLinkOfARefusedScheme(t *testing.T) {
 		"javascript:alert(1)": false, "JavaScript:alert(1)": false, " javascript:alert(1)": false, "java\tscript:alert(1)": false,
 		"data:text/html,<script>": false, "http://shop.example.com": false, "https:///no-host": false, "/relative": false, "myapp://x": false,
 	} {
-		got := Compose(c, send, map[string]any{"url": link}, "", campaign.LinkSchemes{"shop"})
+		got := Compose(c, send, Vars{Data: map[string]any{"url": link}}, campaign.LinkSchemes{"shop"})
 		switch {
 		case ok && got.Status != "":
 			t.Errorf("%q: refused: %+v", link, got)

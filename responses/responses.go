@@ -19,6 +19,7 @@ import (
 
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/channels"
+	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 )
@@ -47,10 +48,12 @@ func (e *SignalError) Error() string {
 
 func (e *SignalError) Unwrap() error { return e.Err }
 
-// Recorder records responses.
+// Recorder records responses and events.
 type Recorder struct {
 	Store    *store.Store
 	Temporal client.Client
+	// Enroller enrolls customers in the campaigns their events trigger.
+	Enroller *enroll.Enroller
 }
 
 // Result is a recorded response and the journeys it reached.

@@ -60,14 +60,43 @@ func (s *Store) CreateCampaign(ctx context.Context, def *campaign.Definition) (C
 			return err
 		}
 		c, err = scanCampaign(tx.QueryRow(ctx, `
-INSERT INTO campaigns (id, version, name, offer_id, definition, status)
+INSERT INTO campaigns (id, version, name, offer_id, definition, status, trigger_event, listens)
 SELECT $1, coalesce(max(version), 0) + 1, $2, nullif($3, ''), $4,
-	coalesce((SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1), 'active')
+	coalesce((SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1), 'active'), nullif($5, ''), $6
 FROM campaigns WHERE id = $1
-RETURNING `+campaignColumns, def.ID, name, def.OfferID, doc))
+RETURNING `+campaignColumns, def.ID, name, def.OfferID, doc, triggerEvent(def), def.Listens()))
 		return err
 	})
 	return c, err
+}
+
+func triggerEvent(def *campaign.Definition) string {
+	if def.Trigger == nil {
+		return ""
+	}
+	return def.Trigger.Event
+}
+
+// TriggeredBy returns the latest versions of the active campaigns that an
+// event of one of the names triggers.
+func (s *Store) TriggeredBy(ctx context.Context, names []string) ([]Campaign, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+campaignColumns+` FROM (
+	SELECT DISTINCT ON (id) * FROM campaigns WHERE id IN (SELECT id FROM campaigns WHERE trigger_event = ANY($1))
+	ORDER BY id, version DESC) c
+WHERE c.status = 'active' AND c.trigger_event = ANY($1)`, names)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Campaign
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // lockCampaign serialises, per campaign, the transactions that number its

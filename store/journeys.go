@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/journey"
 )
 
@@ -30,36 +30,112 @@ type Journey struct {
 	// RunID is the journey's workflow run, once it is known to have
 	// started.
 	RunID string `json:"run_id,omitempty" db:"run_id"`
+	// Instance numbers the customer's journeys through the campaign, from
+	// 1 (journey.InstanceID); EntryKey is the entry key's value that names
+	// it, Event the event that entered it.
+	Instance int            `json:"instance" db:"instance"`
+	EntryKey string         `json:"entry_key,omitempty" db:"entry_key"`
+	Event    *journey.Event `json:"event,omitempty" db:"event"`
 }
 
 const journeyColumns = `workflow_id, campaign_id, version, customer_id, status, current_step,
 	coalesce(variant, '') AS variant, coalesce(exit_reason, '') AS exit_reason, started_at, converted_at, ended_at,
-	data, coalesce(launch_id, '') AS launch_id, coalesce(run_id, '') AS run_id`
+	data, coalesce(launch_id, '') AS launch_id, coalesce(run_id, '') AS run_id, instance, coalesce(entry_key, '') AS entry_key, event`
 
-// CreateJourney records a journey about to start, unless it exists; either
-// way it returns the journey as stored, and whether this call created it,
-// which makes enrolment idempotent.
-func (s *Store) CreateJourney(ctx context.Context, j Journey) (Journey, bool, error) {
-	type createdJourney struct {
-		Created bool `db:"created"`
-		Journey
+// Entrance is a customer asking to enter a campaign version: for a
+// launch, by an event, or by a call.
+type Entrance struct {
+	CampaignID string
+	Version    int
+	CustomerID string
+	StartAt    string
+	Rule       campaign.Entry
+	// Key is the value of the rule's key in the event: it names the
+	// journey.
+	Key      string
+	Data     map[string]any
+	Event    *journey.Event
+	LaunchID string
+}
+
+// Why an entrance is refused.
+const (
+	RefusedCooldown   = "cooldown"    // the customer entered less than entry.cooldown ago
+	RefusedMaxEntries = "max_entries" // the customer entered entry.max times
+)
+
+// Enter decides, under a lock of the customer in the campaign, whether the
+// customer enters again, by the entry rule and the journeys they had: it
+// records the new journey and returns it with created; or it returns the
+// journey they are in (created false, refused ""), or why they may not
+// enter (refused). The same entrance asked again (by the launch or the
+// event that made it) finds its journey, as ours. PostgreSQL decides, not
+// Temporal: the rows stay when the workflows are long gone.
+func (s *Store) Enter(ctx context.Context, e Entrance) (j Journey, created, ours bool, refused string, err error) {
+	if e.Rule.Reentry == "" {
+		e.Rule.Reentry = campaign.ReenterNever
 	}
-	for attempt := 1; ; attempt++ {
-		rows, _ := s.db.Query(ctx, `
-WITH created AS (
-	INSERT INTO journeys (workflow_id, campaign_id, version, customer_id, current_step, data, launch_id)
-	VALUES ($1, $2, $3, $4, $5, $6, nullif($7, '')) ON CONFLICT (workflow_id) DO NOTHING
-	RETURNING `+journeyColumns+`)
-SELECT true AS created, * FROM created
-UNION ALL SELECT false, `+journeyColumns+` FROM journeys WHERE workflow_id = $1 AND NOT EXISTS (SELECT 1 FROM created)`,
-			j.WorkflowID, j.CampaignID, j.Version, j.CustomerID, j.CurrentStep, j.Data, j.LaunchID)
-		stored, err := collectOne(rows, pgx.RowToStructByName[createdJourney])
-		// A row a concurrent enrolment committed after this statement's
-		// snapshot is neither inserted nor seen: the next statement sees it.
-		if !errors.Is(err, ErrNotFound) || attempt == 2 {
-			return stored.Journey, stored.Created, err
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		j, created, ours, refused = Journey{}, false, false, ""
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('entry:' || $1 || ':' || $2))`, e.CampaignID, e.CustomerID); err != nil {
+			return err
 		}
-	}
+		rows, _ := tx.Query(ctx, `SELECT `+journeyColumns+`, coalesce(entry_event_id, '') AS entry_event_id FROM journeys
+WHERE campaign_id = $1 AND customer_id = $2 ORDER BY instance`, e.CampaignID, e.CustomerID)
+		type entered struct {
+			Journey
+			EntryEventID string `db:"entry_event_id"`
+		}
+		had, err := pgx.CollectRows(rows, pgx.RowToStructByName[entered])
+		if err != nil {
+			return err
+		}
+		last := 0
+		var same []Journey // the journeys of the entrance's key (all of them without a key)
+		for _, h := range had {
+			if e.LaunchID != "" && h.LaunchID == e.LaunchID || e.Event != nil && h.EntryEventID == e.Event.EventID {
+				j, ours = h.Journey, true
+				return nil
+			}
+			if h.EntryKey == e.Key {
+				same = append(same, h.Journey)
+			}
+			last = max(last, h.Instance)
+		}
+		if n := len(same); n > 0 {
+			switch latest := same[n-1]; {
+			case e.Rule.Reentry == campaign.ReenterNever,
+				e.Rule.Reentry == campaign.ReenterAfterExit && latest.Status == journey.Active:
+				j = latest
+				return nil
+			}
+		}
+		if n := len(had); n > 0 {
+			if cd := e.Rule.CooldownDuration(); cd > 0 && time.Since(had[n-1].StartedAt) < cd {
+				refused = RefusedCooldown
+				return nil
+			}
+			if e.Rule.Max > 0 && n >= e.Rule.Max {
+				refused = RefusedMaxEntries
+				return nil
+			}
+		}
+		var eventID string
+		if e.Event != nil {
+			eventID = e.Event.EventID
+		}
+		rows, _ = tx.Query(ctx, `
+INSERT INTO journeys (workflow_id, campaign_id, version, customer_id, current_step, data, launch_id, instance, entry_key, entry_event_id, event)
+VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), $8, nullif($9, ''), nullif($10, ''), $11)
+RETURNING `+journeyColumns,
+			journey.InstanceID(e.CampaignID, e.CustomerID, last+1), e.CampaignID, e.Version, e.CustomerID, e.StartAt,
+			e.Data, e.LaunchID, last+1, e.Key, eventID, e.Event)
+		if j, err = collectOne(rows, pgx.RowToStructByName[Journey]); err == nil {
+			created, ours = true, true
+		}
+		return err
+	})
+	return j, created, ours, refused, err
 }
 
 // StartedJourney records that a journey's workflow runs.

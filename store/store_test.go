@@ -112,7 +112,7 @@ func TestMessagesAreRecordedOncePerKey(t *testing.T) {
 	}
 	j := store.Journey{WorkflowID: "journey:spring:c1", CampaignID: "spring", Version: 1, CustomerID: "c1", CurrentStep: "email-1"}
 	for i, want := range []bool{true, false} {
-		_, created, err := s.CreateJourney(ctx, j)
+		_, created, _, _, err := s.Enter(ctx, store.Entrance{CampaignID: j.CampaignID, Version: j.Version, CustomerID: j.CustomerID, StartAt: j.CurrentStep})
 		if err != nil || created != want {
 			t.Fatalf("create journey #%d: created=%v err=%v", i+1, created, err)
 		}
@@ -171,10 +171,14 @@ func TestFrequencyCapIsAtomicUnderConcurrentSends(t *testing.T) {
 		t.Fatal(err)
 	}
 	const sends, max = 24, 3
+	ids := make([]string, sends)
 	for i := range sends {
-		if _, _, err := s.CreateJourney(ctx, store.Journey{WorkflowID: fmt.Sprint("j", i), CampaignID: "promo", Version: 1, CustomerID: "c1", CurrentStep: "done"}); err != nil {
+		j, _, _, _, err := s.Enter(ctx, store.Entrance{CampaignID: "promo", Version: 1, CustomerID: "c1", StartAt: "done",
+			Rule: campaign.Entry{Reentry: campaign.ReenterAlways}})
+		if err != nil {
 			t.Fatal(err)
 		}
+		ids[i] = j.WorkflowID
 	}
 	start := make(chan struct{})
 	results := make(chan store.Message, sends)
@@ -182,7 +186,7 @@ func TestFrequencyCapIsAtomicUnderConcurrentSends(t *testing.T) {
 	for i := range sends {
 		wg.Go(func() {
 			<-start
-			m, _, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: fmt.Sprint("k", i), JourneyID: fmt.Sprint("j", i),
+			m, _, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: fmt.Sprint("k", i), JourneyID: ids[i],
 				CampaignID: "promo", CustomerID: "c1", Step: "s", Channel: "email", Status: journey.MessagePending},
 				journey.Progress{}, store.SendChecks{CapMax: max, CapPer: time.Hour})
 			if err != nil {
@@ -217,16 +221,17 @@ func TestASuppressionRefusesSendsUntilItExpires(t *testing.T) {
 	if _, err := s.CreateCampaign(ctx, def); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.CreateJourney(ctx, store.Journey{WorkflowID: "j", CampaignID: "shoes", Version: 1, CustomerID: "c1", CurrentStep: "done"}); err != nil {
+	shoes, _, _, _, err := s.Enter(ctx, store.Entrance{CampaignID: "shoes", Version: 1, CustomerID: "c1", StartAt: "done"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := s.RecordResponse(ctx, store.Response{EventID: "e1", CustomerID: "c1", Channel: "app", Type: "rejected", OfferID: "SHOE", OccurredAt: time.Now()},
+	_, _, err = s.RecordResponse(ctx, store.Response{EventID: "e1", CustomerID: "c1", Channel: "app", Type: "rejected", OfferID: "SHOE", OccurredAt: time.Now()},
 		store.ResponseEffects{Suppress: &store.Suppression{CustomerID: "c1", OfferID: "SHOE", Until: time.Now().Add(time.Second), Reason: "rejected"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	send := func(key string) store.Message {
-		m, _, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: key, JourneyID: "j", CampaignID: "shoes", CustomerID: "c1",
+		m, _, err := s.RecordMessage(ctx, store.Message{IdempotencyKey: key, JourneyID: shoes.WorkflowID, CampaignID: "shoes", CustomerID: "c1",
 			Step: "s", Channel: "email", Status: journey.MessagePending}, journey.Progress{}, store.SendChecks{OfferID: "SHOE"})
 		if err != nil {
 			t.Fatal(err)

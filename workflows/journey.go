@@ -28,6 +28,10 @@ type JourneyInput struct {
 	Timezone string
 	// Data is the enrolment's data; templates see it as `data`.
 	Data map[string]any
+	// Event is the event that entered the journey (a triggered campaign):
+	// templates and conditions see its properties as `event`, and waits
+	// match later events against them.
+	Event *journey.Event `json:",omitempty"`
 	// Paused starts the journey paused, under the campaign's control Seq
 	// (a journey enrolled in a paused campaign).
 	Paused  bool
@@ -55,9 +59,20 @@ type interpreter struct {
 	responses []journey.Response
 	cursor    int
 	seen      map[string]bool
-	visits    map[string]int
-	steps     []string
-	variant   string
+	// events holds the customer's events the journey waits for or exits
+	// on, in arrival order, consumed by waits from eventCursor on, each
+	// counted once (seenEvents). arrivals numbers responses and events
+	// alike (responseAt, eventAt), so that a wait for both resumes on the
+	// one that came first.
+	events      []journey.Event
+	eventCursor int
+	seenEvents  map[string]bool
+	arrivals    int
+	responseAt  []int
+	eventAt     []int
+	visits      map[string]int
+	steps       []string
+	variant     string
 	// refused is set when the store refused a send because the customer
 	// rejected the offer meanwhile.
 	refused bool
@@ -75,22 +90,25 @@ type interpreter struct {
 	// from background coroutines.
 	inOrder    bool
 	responseCh workflow.ReceiveChannel
+	eventCh    workflow.ReceiveChannel
 	controlCh  workflow.ReceiveChannel
 }
 
 // Journey runs one customer through one campaign version.
 func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 	j := &interpreter{
-		in:       in,
-		id:       workflow.GetInfo(ctx).WorkflowExecution.ID,
-		loc:      campaign.Location(in.Timezone, "UTC"),
-		seen:     map[string]bool{},
-		visits:   map[string]int{},
-		recorded: journey.Progress{Step: in.Definition.StartAt},
+		in:         in,
+		id:         workflow.GetInfo(ctx).WorkflowExecution.ID,
+		loc:        campaign.Location(in.Timezone, "UTC"),
+		seen:       map[string]bool{},
+		seenEvents: map[string]bool{},
+		visits:     map[string]int{},
+		recorded:   journey.Progress{Step: in.Definition.StartAt},
 	}
 	j.paused, j.control = in.Paused, in.Control
 	j.responseCh = workflow.GetSignalChannel(ctx, journey.ResponseSignal)
 	j.controlCh = workflow.GetSignalChannel(ctx, journey.ControlSignal)
+	j.eventCh = workflow.GetSignalChannel(ctx, journey.EventSignal)
 	j.inOrder = workflow.GetVersion(ctx, signalsInOrder, workflow.DefaultVersion, 1) == 1
 	if !j.inOrder {
 		onSignal(ctx, j.responseCh, j.receive)
@@ -170,6 +188,18 @@ func (j *interpreter) receive(r journey.Response) {
 	if !j.seen[r.EventID] {
 		j.seen[r.EventID] = true
 		j.responses = append(j.responses, r)
+		j.arrivals++
+		j.responseAt = append(j.responseAt, j.arrivals)
+	}
+}
+
+// receiveEvent takes an event, once however often it is signalled.
+func (j *interpreter) receiveEvent(e journey.Event) {
+	if !j.seenEvents[e.EventID] {
+		j.seenEvents[e.EventID] = true
+		j.events = append(j.events, e)
+		j.arrivals++
+		j.eventAt = append(j.eventAt, j.arrivals)
 	}
 }
 
@@ -187,6 +217,9 @@ func (j *interpreter) drain() {
 	}
 	for r := (journey.Response{}); j.responseCh.ReceiveAsync(&r); r = (journey.Response{}) {
 		j.receive(r)
+	}
+	for e := (journey.Event{}); j.eventCh.ReceiveAsync(&e); e = (journey.Event{}) {
+		j.receiveEvent(e)
 	}
 	for c := (journey.Control{}); j.controlCh.ReceiveAsync(&c); c = (journey.Control{}) {
 		j.apply(c)
@@ -217,6 +250,11 @@ func (j *interpreter) block(ctx workflow.Context, d time.Duration, summary strin
 		var r journey.Response
 		c.Receive(ctx, &r)
 		j.receive(r)
+	})
+	sel.AddReceive(j.eventCh, func(c workflow.ReceiveChannel, _ bool) {
+		var e journey.Event
+		c.Receive(ctx, &e)
+		j.receiveEvent(e)
 	})
 	sel.AddReceive(j.controlCh, func(c workflow.ReceiveChannel, _ bool) {
 		var v journey.Control
@@ -249,7 +287,8 @@ func (j *interpreter) rules() campaign.Rules {
 
 // stop says whether the journey must end wherever it is, and why: the
 // customer rejected the campaign's offer (here or in any other campaign),
-// or a response named in rules.exit_on arrived.
+// or a response named in rules.exit_on, or an event named in
+// rules.exit_on_events, arrived.
 func (j *interpreter) stop() (status, reason string) {
 	offer := j.in.Definition.OfferID
 	if offer != "" && (j.refused || slices.ContainsFunc(j.responses, func(r journey.Response) bool {
@@ -261,6 +300,12 @@ func (j *interpreter) stop() (status, reason string) {
 	for _, r := range j.responses {
 		if slices.Contains(exitOn, r.Type) {
 			return journey.Exited, r.Type
+		}
+	}
+	exitOnEvents := j.rules().ExitOnEvents
+	for _, e := range j.events {
+		if slices.Contains(exitOnEvents, e.Name) {
+			return journey.Exited, "event " + e.Name
 		}
 	}
 	return "", ""
@@ -315,6 +360,7 @@ func (j *interpreter) send(ctx workflow.Context, name string, step campaign.Step
 		Key:          journey.StepKey(j.id, name, j.visits[name]),
 		Send:         *step.Send,
 		Data:         j.in.Data,
+		Event:        j.entryProperties(),
 		OfferID:      j.in.Definition.OfferID,
 		FrequencyCap: j.rules().FrequencyCap,
 		NextStep:     step.Next,
@@ -435,23 +481,26 @@ func ChannelTaskQueue(taskQueue, channel string) string { return taskQueue + "-"
 func (j *interpreter) wait(ctx workflow.Context, name string, step campaign.Step) (string, error) {
 	w := step.Wait
 	timeout := w.TimeoutDuration()
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: waiting for %s until %s", name, strings.Join(w.For, " or "), j.local(workflow.Now(ctx).Add(timeout))))
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: waiting for %s until %s", name, strings.Join(append(slices.Clone(w.For), w.Events...), " or "), j.local(workflow.Now(ctx).Add(timeout))))
 	if err := j.recordProgress(ctx, name); err != nil {
 		return "", err
 	}
-	matched := -1
+	response, event := -1, -1
 	timedOut, err := j.block(ctx, timeout, name+": "+campaign.Timeout, func() bool {
-		matched = j.match(w.For)
-		return matched >= 0 || j.stopRequested()
+		response, event = j.match(w.For), j.matchEvent(w)
+		return response >= 0 || event >= 0 || j.stopRequested()
 	})
 	switch {
 	case err != nil || j.stopRequested():
 		return name, err
 	case timedOut:
 		return step.WaitNext(campaign.Timeout), nil
+	case event >= 0 && (response < 0 || j.eventAt[event] < j.responseAt[response]):
+		j.eventCursor = event + 1
+		return step.WaitNext(j.events[event].Name), nil
 	}
-	j.cursor = matched + 1
-	return step.WaitNext(j.responses[matched].Type), nil
+	j.cursor = response + 1
+	return step.WaitNext(j.responses[response].Type), nil
 }
 
 // match returns the index of the first unconsumed response of one of the
@@ -465,6 +514,36 @@ func (j *interpreter) match(types []string) int {
 	return -1
 }
 
+// matchEvent returns the index of the first unconsumed event the wait
+// awaits, whose properties named in the wait's match equal the entering
+// event's, or -1.
+func (j *interpreter) matchEvent(w *campaign.Wait) int {
+	for i := j.eventCursor; i < len(j.events); i++ {
+		if e := j.events[i]; slices.Contains(w.Events, e.Name) && j.sameAsEntry(e, w.Match) {
+			return i
+		}
+	}
+	return -1
+}
+
+// sameAsEntry reports whether e's properties named in keys equal those of
+// the event that entered the journey.
+func (j *interpreter) sameAsEntry(e journey.Event, keys []string) bool {
+	if len(keys) == 0 {
+		return true
+	}
+	if j.in.Event == nil {
+		return false
+	}
+	for _, k := range keys {
+		want, ok := j.in.Event.Properties[k]
+		if got, has := e.Properties[k]; !ok || !has || !campaign.Equal(got, want) {
+			return false
+		}
+	}
+	return true
+}
+
 // branch takes the first case whose condition holds. The customer's
 // profile is read (by a local activity) only when a condition needs it, and
 // then as it is now, not as it was at enrolment.
@@ -475,6 +554,9 @@ func (j *interpreter) branch(ctx workflow.Context, name string, step campaign.St
 		if err := workflow.ExecuteLocalActivity(ctx, journey.CustomerFacts, j.in.CustomerID).Get(ctx, &facts); err != nil {
 			return "", err
 		}
+	}
+	if j.in.Event != nil {
+		facts.Event = j.in.Event.Properties
 	}
 	responded := make([]string, len(j.responses))
 	for i, r := range j.responses {
@@ -560,6 +642,15 @@ func (j *interpreter) finish(ctx workflow.Context, name, status, reason string) 
 		JourneyID: j.id, Status: status, Step: name, Variant: j.variant, Reason: reason,
 	}).Get(ctx, nil)
 	return j.result(status, reason), err
+}
+
+// entryProperties are the properties of the event that entered the
+// journey, which templates see as `event`.
+func (j *interpreter) entryProperties() map[string]any {
+	if j.in.Event == nil {
+		return nil
+	}
+	return j.in.Event.Properties
 }
 
 func (j *interpreter) result(status, reason string) JourneyResult {

@@ -56,7 +56,7 @@ func newRun(t *testing.T, st *store.Store, definition string, customer store.Cus
 		t.Fatal(err)
 	}
 	id := journey.ID(c.ID, customer.ID)
-	if _, _, err := st.CreateJourney(ctx, store.Journey{WorkflowID: id, CampaignID: c.ID, Version: c.Version, CustomerID: customer.ID, CurrentStep: def.StartAt}); err != nil {
+	if _, _, _, _, err := st.Enter(ctx, store.Entrance{CampaignID: c.ID, Version: c.Version, CustomerID: customer.ID, StartAt: def.StartAt}); err != nil {
 		t.Fatal(err)
 	}
 	var suite testsuite.WorkflowTestSuite

@@ -323,7 +323,7 @@ func (p *process) runAPI(ctx context.Context) error {
 		}
 	}
 	srv := httpServer(p.cfg, p.cfg.HTTPAddr, (&api.Server{Store: p.store, Temporal: p.temporal, Enroller: p.enroller,
-		Responses: &responses.Recorder{Store: p.store, Temporal: p.temporal}, Webhooks: hooks, LinkSchemes: p.cfg.PushLinkSchemes,
+		Responses: &responses.Recorder{Store: p.store, Temporal: p.temporal, Enroller: p.enroller}, Webhooks: hooks, LinkSchemes: p.cfg.PushLinkSchemes,
 		Metrics: p.metrics, Logger: p.logger, Limits: api.Limits{KeyRate: p.cfg.KeyRate, CouponFailures: p.cfg.CouponFailures},
 		Codec: p.cfg.Codec, TemporalUI: p.cfg.TemporalUI}).Handler())
 	p.logger.Info("api listening", "addr", p.cfg.HTTPAddr)

@@ -195,7 +195,7 @@ func run() error {
 	}
 	defer workers.Stop()
 	httpSrv := httptest.NewServer((&api.Server{Store: st, Temporal: tc, Enroller: enroller,
-		Responses: &responses.Recorder{Store: st, Temporal: tc}, Logger: quiet}).Handler())
+		Responses: &responses.Recorder{Store: st, Temporal: tc, Enroller: enroller}, Logger: quiet}).Handler())
 	defer httpSrv.Close()
 	apiClient, err := keyedClient(ctx, st, http.DefaultTransport)
 	if err != nil {

@@ -146,9 +146,9 @@ func StartWith(t testing.TB, opts Options) *Env {
 		DatabaseURL: dbURL,
 		Temporal:    tc,
 		Enroller:    &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: TaskQueue, DefaultTimezone: "UTC"},
-		Responses:   &responses.Recorder{Store: st, Temporal: tc},
 		Senders:     sandbox.All(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}
+	e.Responses = &responses.Recorder{Store: st, Temporal: tc, Enroller: e.Enroller}
 	maps.Copy(e.Senders, opts.Senders)
 	deps := worker.Deps{Store: st, Temporal: tc, Senders: e.Senders, Enroller: e.Enroller}
 	wo := worker.Options{TaskQueue: TaskQueue, Rates: opts.Rates, SendConcurrency: 50, PageSize: 2, Concurrency: 4}
