@@ -60,7 +60,7 @@ func (d *Definition) Rule() Entry {
 
 // CooldownDuration is the parsed Cooldown of a validated entry.
 func (e Entry) CooldownDuration() time.Duration {
-	d, _ := time.ParseDuration(e.Cooldown)
+	d, _ := ParseDuration(e.Cooldown)
 	return d
 }
 
