@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 )
@@ -81,6 +82,18 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 		if err := rec.Store.MarkEventsRouted(ctx, routed); err != nil {
 			return nil, err
 		}
+	}
+	// Segments testing these events see them now; repeats re-evaluate
+	// too, so posting an event again mends a re-evaluation that failed.
+	var customers []string
+	for i, e := range stored {
+		if known[i] {
+			customers = append(customers, e.CustomerID)
+		}
+	}
+	var dispatch *enroll.DispatchError
+	if _, err := rec.Enroller.RefreshSegments(ctx, customers, store.Affects{Events: names}); err != nil && !errors.As(err, &dispatch) {
+		return nil, err
 	}
 	return results, nil
 }
