@@ -201,22 +201,31 @@ func (s *Store) RefreshSegments(ctx context.Context, customerIDs []string, a Aff
 		return nil, nil
 	}
 	ids := slices.Compact(slices.Sorted(slices.Values(customerIDs)))
+	affected := `SELECT ` + segmentColumns + ` FROM segments WHERE $1 OR events && $2 OR fields && $3 OR id = ANY($4) ORDER BY id`
+	args := []any{a.All, nonNil(a.Events), nonNil(a.Fields), nonNil(a.Segments)}
+	// Most events (page views) concern no segment: one query says so.
+	var some bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (`+affected+`)`, args...).Scan(&some); err != nil || !some {
+		return nil, err
+	}
 	var out []Transition
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out = nil
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(`+segmentsLock+`)`); err != nil {
+		// One round trip: the definitions are read once the locks are
+		// held. Customers are re-evaluated one transaction at a time, so
+		// that two changes of one customer at once record one transition.
+		batch := &pgx.Batch{}
+		batch.Queue(`SELECT pg_advisory_xact_lock_shared(` + segmentsLock + `)`)
+		batch.Queue(`SELECT pg_advisory_xact_lock(k) FROM (
+	SELECT DISTINCT hashtext('segment-customer:' || id) AS k FROM unnest($1::text[]) id ORDER BY k) l`, ids)
+		read := batch.Queue(affected, args...)
+		var segs []Segment
+		read.Query(func(rows pgx.Rows) error {
+			var err error
+			segs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Segment, error) { return scanSegment(r) })
 			return err
-		}
-		rows, _ := tx.Query(ctx, `SELECT `+segmentColumns+` FROM segments
-WHERE $1 OR events && $2 OR fields && $3 OR id = ANY($4) ORDER BY id`, a.All, nonNil(a.Events), nonNil(a.Fields), nonNil(a.Segments))
-		segs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Segment, error) { return scanSegment(r) })
-		if err != nil || len(segs) == 0 {
-			return err
-		}
-		// Customers are re-evaluated one transaction at a time, so that
-		// two changes of one customer at once record one transition.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM (
-	SELECT DISTINCT hashtext('segment-customer:' || id) AS k FROM unnest($1::text[]) id ORDER BY k) l`, ids); err != nil {
+		})
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil || len(segs) == 0 {
 			return err
 		}
 		q := sqlArgs{ids}
@@ -224,7 +233,7 @@ WHERE $1 OR events && $2 OR fields && $3 OR id = ANY($4) ORDER BY id`, a.All, no
 		for i, seg := range segs {
 			branches[i] = evaluation(&q, q.arg(seg.ID), seg.Definition.Where, "c.id = ANY($1)")
 		}
-		rows, _ = tx.Query(ctx, `
+		rows, _ := tx.Query(ctx, `
 WITH eval AS (`+strings.Join(branches, "\nUNION ALL\n")+`),
 old AS (
 	SELECT m.segment_id, m.customer_id, m.member FROM segment_members m JOIN eval e USING (segment_id, customer_id)),
@@ -241,6 +250,7 @@ SELECT e.segment_id, e.customer_id, e.member FROM eval e LEFT JOIN old o USING (
 WHERE e.member <> coalesce(o.member, false)
 	AND e.segment_id IN (SELECT trigger_segment FROM campaigns WHERE trigger_segment IS NOT NULL)
 RETURNING id, segment_id, customer_id, entered, at`, q...)
+		var err error
 		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Transition])
 		return err
 	})
@@ -320,11 +330,12 @@ func (q *sqlArgs) arg(v any) string {
 // only an event or a profile change can change it.
 //
 // Each performed test looks up the customer's Nth latest event of its name
-// (one index probe, events_customer_name): it is recent when it occurred
-// within the window, and a recent one stops being recent at its time plus
-// the window; that is every way time changes a test.
+// (for a few customers one index probe each, events_customer_name; for
+// all, one pass over the events of the name): it is recent when it
+// occurred within the window, and a recent one stops being recent at its
+// time plus the window; that is every way time changes a test.
 func evaluation(q *sqlArgs, segmentID string, c campaign.Condition, where string) string {
-	ev := &evaluator{q: q}
+	ev := &evaluator{q: q, all: where == ""}
 	member := ev.condition(c)
 	expires := "NULL::timestamptz"
 	if len(ev.changes) > 0 {
@@ -340,6 +351,7 @@ func evaluation(q *sqlArgs, segmentID string, c campaign.Condition, where string
 
 type evaluator struct {
 	q       *sqlArgs
+	all     bool
 	joins   []string
 	changes []string
 }
@@ -423,9 +435,16 @@ func jsonValue(v any) string {
 // name and writes the test over it.
 func (ev *evaluator) performed(b campaign.Behaviour) string {
 	alias := "p" + strconv.Itoa(len(ev.joins))
-	ev.joins = append(ev.joins, fmt.Sprintf(`
+	if ev.all {
+		ev.joins = append(ev.joins, fmt.Sprintf(`
+LEFT JOIN (SELECT customer_id, occurred_at FROM (
+	SELECT customer_id, occurred_at, row_number() OVER (PARTITION BY customer_id ORDER BY occurred_at DESC) AS n FROM events WHERE name = %s) r
+	WHERE n = %s) %s(customer_id, at) ON %[3]s.customer_id = c.id`, ev.q.arg(b.Event), ev.q.arg(b.Count), alias))
+	} else {
+		ev.joins = append(ev.joins, fmt.Sprintf(`
 LEFT JOIN LATERAL (SELECT occurred_at FROM events WHERE customer_id = c.id AND name = %s ORDER BY occurred_at DESC OFFSET %s LIMIT 1) %s(at) ON true`,
-		ev.q.arg(b.Event), ev.q.arg(b.Count-1), alias))
+			ev.q.arg(b.Event), ev.q.arg(b.Count-1), alias))
+	}
 	at := alias + ".at"
 	recent := "(" + at + " IS NOT NULL)"
 	if b.Window > 0 {
