@@ -208,33 +208,61 @@ func (s *Store) RefreshSegments(ctx context.Context, customerIDs []string, a Aff
 	if err := s.db.QueryRow(ctx, `SELECT EXISTS (`+affected+`)`, args...).Scan(&some); err != nil || !some {
 		return nil, err
 	}
-	var out []Transition
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		out = nil
-		// One round trip: the definitions are read once the locks are
-		// held. Customers are re-evaluated one transaction at a time, so
-		// that two changes of one customer at once record one transition.
-		batch := &pgx.Batch{}
-		batch.Queue(`SELECT pg_advisory_xact_lock_shared(` + segmentsLock + `)`)
-		batch.Queue(`SELECT pg_advisory_xact_lock(k) FROM (
+	// Two round trips, pipelined on one connection: the transaction
+	// begins, takes its locks and reads the definitions once they are
+	// held; then the re-evaluation and the commit. Customers are
+	// re-evaluated one transaction at a time, so that two changes of one
+	// customer at once record one transition.
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	begin := &pgx.Batch{}
+	begin.Queue(`BEGIN`)
+	begin.Queue(`SELECT pg_advisory_xact_lock_shared(` + segmentsLock + `)`)
+	begin.Queue(`SELECT pg_advisory_xact_lock(k) FROM (
 	SELECT DISTINCT hashtext('segment-customer:' || id) AS k FROM unnest($1::text[]) id ORDER BY k) l`, ids)
-		read := batch.Queue(affected, args...)
-		var segs []Segment
-		read.Query(func(rows pgx.Rows) error {
-			var err error
-			segs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Segment, error) { return scanSegment(r) })
-			return err
-		})
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil || len(segs) == 0 {
-			return err
+	var segs []Segment
+	begin.Queue(affected, args...).Query(func(rows pgx.Rows) error {
+		var err error
+		segs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Segment, error) { return scanSegment(r) })
+		return err
+	})
+	var out []Transition
+	finish := &pgx.Batch{}
+	if err = conn.SendBatch(ctx, begin).Close(); err == nil {
+		if len(segs) > 0 {
+			sql, q := refreshStatement(segs, ids)
+			finish.Queue(sql, q...).Query(func(rows pgx.Rows) error {
+				var err error
+				out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Transition])
+				return err
+			})
 		}
-		q := sqlArgs{ids}
-		branches := make([]string, len(segs))
-		for i, seg := range segs {
-			branches[i] = evaluation(&q, q.arg(seg.ID), seg.Definition.Where, "c.id = ANY($1)")
+		finish.Queue(`COMMIT`)
+		err = conn.SendBatch(ctx, finish).Close()
+	}
+	if err != nil {
+		if _, rerr := conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`); rerr != nil {
+			_ = conn.Conn().Close(context.WithoutCancel(ctx)) // the pool drops it
 		}
-		rows, _ := tx.Query(ctx, `
-WITH eval AS (`+strings.Join(branches, "\nUNION ALL\n")+`),
+		return nil, err
+	}
+	return out, nil
+}
+
+// refreshStatement re-evaluates the customers in the segments, records
+// each membership changed, and returns the transitions of segments that
+// campaigns are triggered by.
+func refreshStatement(segs []Segment, ids []string) (string, sqlArgs) {
+	q := sqlArgs{ids}
+	branches := make([]string, len(segs))
+	for i, seg := range segs {
+		branches[i] = evaluation(&q, q.arg(seg.ID), seg.Definition.Where, "c.id = ANY($1)")
+	}
+	return `
+WITH eval AS (` + strings.Join(branches, "\nUNION ALL\n") + `),
 old AS (
 	SELECT m.segment_id, m.customer_id, m.member FROM segment_members m JOIN eval e USING (segment_id, customer_id)),
 kept AS (
@@ -249,12 +277,7 @@ INSERT INTO segment_transitions (segment_id, customer_id, entered)
 SELECT e.segment_id, e.customer_id, e.member FROM eval e LEFT JOIN old o USING (segment_id, customer_id)
 WHERE e.member <> coalesce(o.member, false)
 	AND e.segment_id IN (SELECT trigger_segment FROM campaigns WHERE trigger_segment IS NOT NULL)
-RETURNING id, segment_id, customer_id, entered, at`, q...)
-		var err error
-		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Transition])
-		return err
-	})
-	return out, err
+RETURNING id, segment_id, customer_id, entered, at`, q
 }
 
 // RefreshDueSegments re-evaluates up to limit standings whose time has
