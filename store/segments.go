@@ -269,7 +269,9 @@ kept AS (
 	INSERT INTO segment_members AS m (segment_id, customer_id, member, expires_at)
 	SELECT segment_id, customer_id, member, expires_at FROM eval WHERE member OR expires_at IS NOT NULL
 	ON CONFLICT (segment_id, customer_id) DO UPDATE SET member = excluded.member, expires_at = excluded.expires_at,
-		since = CASE WHEN m.member = excluded.member THEN m.since ELSE now() END),
+		since = CASE WHEN m.member = excluded.member THEN m.since ELSE now() END
+	-- A standing that stays as it was is not written again.
+	WHERE (m.member, m.expires_at) IS DISTINCT FROM (excluded.member, excluded.expires_at)),
 dropped AS (
 	DELETE FROM segment_members m USING eval e
 	WHERE m.segment_id = e.segment_id AND m.customer_id = e.customer_id AND NOT e.member AND e.expires_at IS NULL)
