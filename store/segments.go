@@ -270,8 +270,13 @@ kept AS (
 	SELECT segment_id, customer_id, member, expires_at FROM eval WHERE member OR expires_at IS NOT NULL
 	ON CONFLICT (segment_id, customer_id) DO UPDATE SET member = excluded.member, expires_at = excluded.expires_at,
 		since = CASE WHEN m.member = excluded.member THEN m.since ELSE now() END
-	-- A standing that stays as it was is not written again.
-	WHERE (m.member, m.expires_at) IS DISTINCT FROM (excluded.member, excluded.expires_at)),
+	-- Written only when the membership changes, or time could change it
+	-- sooner than recorded, or the recorded time has come: expires_at may
+	-- be earlier than the truth (the runner then re-evaluates once, off the
+	-- request path), never later, so that an event that changes nobody's
+	-- membership (another order within the window) writes nothing.
+	WHERE m.member <> excluded.member OR m.expires_at <= now()
+		OR excluded.expires_at < m.expires_at OR m.expires_at IS NULL AND excluded.expires_at IS NOT NULL),
 dropped AS (
 	DELETE FROM segment_members m USING eval e
 	WHERE m.segment_id = e.segment_id AND m.customer_id = e.customer_id AND NOT e.member AND e.expires_at IS NULL)

@@ -226,3 +226,33 @@ func TestConcurrentRefreshesRecordOneTransition(t *testing.T) {
 		t.Errorf("transitions %v", got)
 	}
 }
+
+// A later event keeps the member in until its own window ends: the
+// earlier end recorded is re-evaluated and moved on, not taken for the
+// end.
+func TestALaterEventKeepsTheMemberInUntilItsWindowEnds(t *testing.T) {
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	if _, err := s.UpsertCustomers(ctx, []store.CustomerPatch{{ID: "ada"}}); err != nil {
+		t.Fatal(err)
+	}
+	defineSegment(t, s, `{"id": "active", "where": {"performed": {"event": "app_opened", "within": "2s"}}}`)
+	triggeredBy(t, s, "active")
+	first := time.Now()
+	record(t, s, store.Event{EventID: "a1", CustomerID: "ada", Name: "app_opened", OccurredAt: first})
+	time.Sleep(time.Second)
+	second := time.Now()
+	if ts := record(t, s, store.Event{EventID: "a2", CustomerID: "ada", Name: "app_opened", OccurredAt: second}); len(ts) != 0 {
+		t.Fatalf("a second event recorded %v", transitions(ts))
+	}
+	time.Sleep(time.Until(first.Add(2*time.Second + 100*time.Millisecond)))
+	if ts, n, err := s.RefreshDueSegments(ctx, 100); err != nil || n != 1 || len(ts) != 0 {
+		t.Fatalf("the first window's end: %d standings, %v, %v", n, transitions(ts), err)
+	}
+	wantMembers(t, s, "active", "ada")
+	time.Sleep(time.Until(second.Add(2*time.Second + 100*time.Millisecond)))
+	ts, n, err := s.RefreshDueSegments(ctx, 100)
+	if err != nil || n != 1 || !slices.Equal(transitions(ts), []string{"ada left active"}) {
+		t.Fatalf("the second window's end: %d standings, %v, %v", n, transitions(ts), err)
+	}
+}
