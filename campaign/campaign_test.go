@@ -80,6 +80,40 @@ func TestValidateGraph(t *testing.T) {
 			t.Fatalf("got %v", ps)
 		}
 	})
+	t.Run("unreachable step with other problems", func(t *testing.T) {
+		body := strings.NewReplacer(
+			`"done":    {"exit": {}}`, `"done": {"exit": {}}, "orphan": {"exit": {}}`,
+			`"channel": "sms"`, `"channel": "fax"`,
+			`"timeout": "48h"`, `"timeout": "2days"`,
+		).Replace(welcome)
+		_, ps := Parse([]byte(body))
+		want := Problems{
+			{"steps.orphan", `not reachable from start_at "email-1"`},
+			{"steps.sms-1.send.channel", `unknown channel "fax"; one of [email sms push]`},
+			{"steps.wait-1.wait.timeout", `"2days" is not a duration: write e.g. 90m, 36h, 7d, 2w`},
+		}
+		slices.SortFunc(ps, func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
+		if !slices.Equal(ps, want) {
+			t.Fatalf("got %v\nwant %v", ps, want)
+		}
+	})
+	t.Run("a step a broken reference meant is unreachable", func(t *testing.T) {
+		body := strings.Replace(welcome, `"next": "wait-1"`, `"next": "wait1"`, 1)
+		_, ps := Parse([]byte(body))
+		got := paths(ps)
+		for _, want := range []string{"steps.email-1.next", "steps.wait-1", "steps.push-1", "steps.sms-1", "steps.done"} {
+			if !slices.Contains(got, want) {
+				t.Errorf("no problem at %s; got %v", want, ps)
+			}
+		}
+	})
+	t.Run("no graph problems without a start", func(t *testing.T) {
+		body := strings.Replace(welcome, `"start_at": "email-1"`, `"start_at": "email-0"`, 1)
+		_, ps := Parse([]byte(body))
+		if len(ps) != 1 || ps[0].Path != "start_at" {
+			t.Fatalf("got %v", ps)
+		}
+	})
 	t.Run("loop without a wait", func(t *testing.T) {
 		body := strings.Replace(welcome, `"next": "done"},
     "sms-1"`, `"next": "sms-1"},

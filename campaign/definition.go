@@ -64,7 +64,7 @@ type Rules struct {
 	// QuietHours hold sends while the customer's local time is inside them.
 	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
 	// SuppressRejectedFor is how long a customer who rejected the offer is
-	// not offered it again, on any channel, in any campaign (default 720h).
+	// not offered it again, on any channel, in any campaign (default 30d).
 	SuppressRejectedFor string `json:"suppress_rejected_for,omitempty"`
 	// FrequencyCap limits the messages a customer gets, across all
 	// campaigns, in a rolling window; a send over it is skipped.
@@ -72,12 +72,12 @@ type Rules struct {
 }
 
 // DefaultSuppressRejectedFor applies when a campaign does not say.
-const DefaultSuppressRejectedFor = 30 * 24 * time.Hour
+const DefaultSuppressRejectedFor = 30 * day
 
 // SuppressionPeriod is how long a rejection of this campaign's offer lasts.
 func (r *Rules) SuppressionPeriod() time.Duration {
 	if r != nil && r.SuppressRejectedFor != "" {
-		if d, err := time.ParseDuration(r.SuppressRejectedFor); err == nil {
+		if d, err := ParseDuration(r.SuppressRejectedFor); err == nil {
 			return d
 		}
 	}
@@ -92,7 +92,7 @@ type FrequencyCap struct {
 
 // Window is the parsed Per of a validated cap.
 func (f *FrequencyCap) Window() time.Duration {
-	d, _ := time.ParseDuration(f.Per)
+	d, _ := ParseDuration(f.Per)
 	return d
 }
 
@@ -174,16 +174,19 @@ type Coupon struct {
 	// follow (default 8).
 	Prefix string `json:"prefix,omitempty"`
 	Length int    `json:"length,omitempty"`
-	// ValidFor is how long the code can be redeemed (default 720h).
+	// ValidFor is how long the code can be redeemed (default 30d).
 	ValidFor string `json:"valid_for,omitempty"`
 }
+
+// DefaultCouponValidity applies when a coupon step does not say.
+const DefaultCouponValidity = 30 * day
 
 // Validity is the parsed ValidFor of a validated coupon.
 func (c *Coupon) Validity() time.Duration {
 	if c.ValidFor == "" {
-		return 720 * time.Hour
+		return DefaultCouponValidity
 	}
-	d, _ := time.ParseDuration(c.ValidFor)
+	d, _ := ParseDuration(c.ValidFor)
 	return d
 }
 
@@ -208,7 +211,7 @@ type Wait struct {
 
 // TimeoutDuration is the parsed Timeout of a validated definition.
 func (w *Wait) TimeoutDuration() time.Duration {
-	d, _ := time.ParseDuration(w.Timeout)
+	d, _ := ParseDuration(w.Timeout)
 	return d
 }
 

@@ -1,11 +1,7 @@
 package campaign
 
 import (
-	"fmt"
-	"math"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -184,45 +180,20 @@ func validatePerformed(ps *Problems, path string, p Performed) {
 	}
 }
 
-// span is a duration as marketers write one: Go's (90m, 48h) or a whole
-// number of days or weeks (7d, 2w).
-var span = regexp.MustCompile(`^([0-9]{1,5})([dw])$`)
-
 // maxSpan bounds a window: ten years, far enough for any lifecycle.
-const maxSpan = 10 * 365 * 24 * time.Hour
-
-// parseSpan parses a duration written as Go's or in days or weeks.
-func parseSpan(s string) (time.Duration, error) {
-	if m := span.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		unit := 24 * time.Hour
-		if m[2] == "w" {
-			unit *= 7
-		}
-		if float64(n)*float64(unit) > math.MaxInt64 {
-			return 0, fmt.Errorf("%q is too long", s)
-		}
-		return time.Duration(n) * unit, nil
-	}
-	if strings.ContainsAny(s, "dw") {
-		return 0, fmt.Errorf("%q: days and weeks are whole numbers alone, such as 7d or 2w", s)
-	}
-	return time.ParseDuration(s)
-}
+const maxSpan = 10 * 365 * day
 
 func checkSpan(ps *Problems, path, s string) {
-	d, err := parseSpan(s)
-	switch {
-	case err != nil || d <= 0:
-		ps.add(path, "must be a positive duration such as \"7d\", \"2w\", \"48h\" or \"30m\"")
-	case d > maxSpan:
-		ps.add(path, "at most 10 years")
+	if d, err := ParseDuration(s); err != nil {
+		ps.add(path, "%v", err)
+	} else if d > maxSpan {
+		ps.add(path, "at most 10 years (520w)")
 	}
 }
 
 // mustSpan is the parsed span of a validated definition.
 func mustSpan(s string) time.Duration {
-	d, _ := parseSpan(s)
+	d, _ := ParseDuration(s)
 	return d
 }
 

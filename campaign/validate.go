@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"time"
 )
 
 // namePattern keeps campaign ids and step names safe inside workflow IDs
@@ -55,7 +54,11 @@ func (d *Definition) Validate() Problems {
 		}
 		d.validateStep(&ps, path, d.Steps[name])
 	}
-	if len(ps) == 0 {
+	// The graph is checked whatever else is wrong, so that an orphan step is
+	// reported with a bad channel rather than after it is fixed; it needs a
+	// start to walk from (a broken reference is a problem of its own, and a
+	// step it was meant to reach is unreachable indeed).
+	if _, ok := d.Steps[d.StartAt]; ok {
 		d.validateGraph(&ps)
 	}
 	d.validateSize(&ps)
@@ -156,8 +159,8 @@ func checkClock(ps *Problems, path, s string) (int, error) {
 }
 
 func checkDuration(ps *Problems, path, s string) {
-	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
-		ps.add(path, "must be a positive duration such as \"48h\" or \"30m\"")
+	if _, err := ParseDuration(s); err != nil {
+		ps.add(path, "%v", err)
 	}
 }
 
@@ -216,9 +219,7 @@ func (d *Definition) validateCoupon(ps *Problems, path string, c *Coupon) {
 		ps.add(Join(path, "length"), "from 6 to 16 random characters")
 	}
 	if c.ValidFor != "" {
-		if v, err := time.ParseDuration(c.ValidFor); err != nil || v <= 0 {
-			ps.add(Join(path, "valid_for"), "a positive duration such as 720h")
-		}
+		checkDuration(ps, Join(path, "valid_for"), c.ValidFor)
 	}
 }
 
@@ -312,7 +313,7 @@ func (d *Definition) validateWait(ps *Problems, path string, s Step) {
 	}
 	d.validateWaitEvents(ps, wpath, w)
 	if w.Timeout == "" {
-		ps.add(Join(wpath, "timeout"), "required (a duration such as \"48h\" or \"30m\")")
+		ps.add(Join(wpath, "timeout"), "required: a duration; "+durationExamples)
 	} else {
 		checkDuration(ps, Join(wpath, "timeout"), w.Timeout)
 	}

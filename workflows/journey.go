@@ -583,7 +583,7 @@ func (j *interpreter) delay(ctx workflow.Context, name string, step campaign.Ste
 	now := workflow.Now(ctx)
 	var d time.Duration
 	if step.Delay.For != "" {
-		d, _ = time.ParseDuration(step.Delay.For)
+		d, _ = campaign.ParseDuration(step.Delay.For)
 	} else {
 		d = campaign.NextLocal(now, j.loc, step.Delay.UntilLocal).Sub(now)
 	}

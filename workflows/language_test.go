@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,6 +172,23 @@ func TestExitOnFiresWhileADelayIsPending(t *testing.T) {
 	}
 	if j := r.journey("c1"); j.Status != "exited" || j.ExitReason != "rejected" || j.CurrentStep != "later" || j.EndedAt == nil {
 		t.Fatalf("journey = %+v", j)
+	}
+}
+
+func TestDelaysAndWaitsInDaysAndWeeks(t *testing.T) {
+	def := strings.NewReplacer(`"for": "24h"`, `"for": "1w2d"`, `"push-1":  {"send"`, `"wait-1":  {"wait": {"for": ["clicked"], "timeout": "1.5d"}, "next": "push-1"},
+    "push-1":  {"send"`, `"next": "push-1"}`, `"next": "wait-1"}`).Replace(delayed)
+	r := newRun(t, nil, def, store.CustomerPatch{ID: "c1", Email: s("c1@example.com"), PushToken: s("tok")})
+	start := r.env.Now()
+	res := r.run("c1", "")
+	if want := []string{"email-1", "later", "wait-1", "push-1", "done"}; !slices.Equal(res.Steps, want) {
+		t.Fatalf("steps = %v, want %v", res.Steps, want)
+	}
+	if len(r.delivers) != 2 {
+		t.Fatalf("%d sends", len(r.delivers))
+	}
+	if got, want := r.delivers[1].Sub(start), (9*24+36)*time.Hour; got < want || got > want+time.Minute {
+		t.Errorf("the reminder went out %v in, want 1w2d + 1.5d = %v", got, want)
 	}
 }
 
