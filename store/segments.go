@@ -83,14 +83,20 @@ RETURNING `+segmentColumns, def.ID, cmp.Or(def.Name, def.ID), doc, nonNil(events
 		if err != nil {
 			return err
 		}
+		// A replaced segment's members who stay in keep their since.
+		if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE replaced ON COMMIT DROP AS
+SELECT customer_id, since FROM segment_members WHERE segment_id = $1 AND member`, def.ID); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM segment_members WHERE segment_id = $1`, def.ID); err != nil {
 			return err
 		}
 		var q sqlArgs
 		id := q.arg(def.ID)
-		_, err = tx.Exec(ctx, `INSERT INTO segment_members (segment_id, customer_id, member, expires_at)
-SELECT segment_id, customer_id, member, expires_at FROM (`+evaluation(&q, id, def.Where, "")+`) e
-WHERE member OR expires_at IS NOT NULL`, q...)
+		_, err = tx.Exec(ctx, `INSERT INTO segment_members (segment_id, customer_id, member, since, expires_at)
+SELECT e.segment_id, e.customer_id, e.member, CASE WHEN e.member THEN coalesce(r.since, now()) ELSE now() END, e.expires_at
+FROM (`+evaluation(&q, id, def.Where, "")+`) e LEFT JOIN replaced r USING (customer_id)
+WHERE e.member OR e.expires_at IS NOT NULL`, q...)
 		return err
 	})
 	return seg, created, err

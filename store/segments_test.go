@@ -153,9 +153,17 @@ func TestSegmentMembershipIsComputedOnDefinitionAndFollowsEventsAndProfiles(t *t
 	if err != nil || len(got) != 2 || got[0].SegmentID != "big" || got[1].SegmentID != "gold-buyers" {
 		t.Errorf("ada's segments: %+v, %v", got, err)
 	}
-	// Replacing a definition recomputes its members.
+	// Replacing a definition recomputes its members; who stays in keeps
+	// their since.
+	before, err := s.SegmentMembers(ctx, "gold-buyers", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defineSegment(t, s, `{"id": "gold-buyers", "where": {"performed": {"event": "order_placed", "at_least": 1, "within": "7d"}}}`)
 	wantMembers(t, s, "gold-buyers", "ada", "bob")
+	if after, err := s.SegmentMembers(ctx, "gold-buyers", "", 10); err != nil || !after[0].Since.Equal(before[0].Since) {
+		t.Errorf("ada's since %v, was %v (%v)", after, before, err)
+	}
 	defineSegment(t, s, `{"id": "gold-buyers", "where": {"performed": {"event": "order_placed", "at_least": 3}}}`)
 	wantMembers(t, s, "gold-buyers")
 }
