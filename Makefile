@@ -27,12 +27,13 @@ test: temporal postgres
 chaos: temporal postgres
 	CHAOS_FULL=1 CHAOS_RESULTS=$(CURDIR)/bench/results go test -count=1 -timeout 60m -run TestChaos -v ./internal/chaos
 
-## bench: omni against its Temporal server, the read models on a year of history (tables + bench/results/*.json), the API with and without its key check, then the channel benchmarks; figures only, nothing passes or fails on time
+## bench: omni against its Temporal server, the read models on a year of history (tables + bench/results/*.json), the API with and without its key check, segment membership per event with and without 10 segments, then the channel benchmarks; figures only, nothing passes or fails on time
 bench: temporal postgres
 	go run ./cmd/omnibench
 	go run ./cmd/omnibench history
 	go run ./cmd/omnibench events
 	go test -run '^$$' -bench Auth -benchtime 1x ./api/
+	go test -run '^$$' -bench SegmentUpdate -benchtime 1x -timeout 30m ./store/
 	go test -run '^$$' -bench . ./channels/... ./codec/
 	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./worker/...
 

@@ -164,8 +164,14 @@ func (a *Activities) send(ctx context.Context, m store.Message, progress journey
 		if err := a.Store.RemovePushToken(ctx, m.CustomerID, m.Recipient); err != nil {
 			return journey.DeliverResult{}, err
 		}
+		if err := a.refreshSegments(ctx, m.CustomerID, campaign.ReachableField(campaign.Push)); err != nil {
+			return journey.DeliverResult{}, err
+		}
 	case channels.OptedOut:
 		if err := a.Store.SetConsent(ctx, m.CustomerID, []string{m.Channel}, false); err != nil {
+			return journey.DeliverResult{}, err
+		}
+		if err := a.refreshSegments(ctx, m.CustomerID, "consent."+m.Channel); err != nil {
 			return journey.DeliverResult{}, err
 		}
 	}
@@ -260,4 +266,13 @@ func (a *Activities) RecordProgress(ctx context.Context, in journey.ProgressInpu
 // FinishJourney records how a journey ended in the read model.
 func (a *Activities) FinishJourney(ctx context.Context, in journey.FinishInput) error {
 	return a.Store.FinishJourney(ctx, in.JourneyID, in.Status, journey.Progress{Step: in.Step, Variant: in.Variant}, in.Reason)
+}
+
+// refreshSegments re-evaluates the customer in the segments that test the
+// field a provider changed; the segment runner enrolls who entered or
+// left a segment in its campaigns (a send has no business starting
+// journeys).
+func (a *Activities) refreshSegments(ctx context.Context, customerID, field string) error {
+	_, err := a.Store.RefreshSegments(ctx, []string{customerID}, store.Affects{Fields: []string{field}})
+	return err
 }

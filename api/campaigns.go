@@ -29,6 +29,15 @@ func (s *Server) createCampaign(c echo.Context) error {
 	if def != nil {
 		problems = s.LinkSchemes.Check(def)
 	}
+	if len(problems) == 0 && def.Trigger != nil && def.Trigger.Segment != "" {
+		ok, err := s.Store.SegmentExists(c.Request().Context(), def.Trigger.Segment)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			problems = append(problems, campaign.Problem{Path: "trigger.segment", Message: "no segment " + strconv.Quote(def.Trigger.Segment) + "; define it with POST /v1/segments first"})
+		}
+	}
 	if len(problems) > 0 {
 		return invalid("invalid_campaign", "the campaign definition is not valid; nothing was saved", problems...)
 	}
@@ -136,9 +145,9 @@ func (s *Server) launchCampaign(c echo.Context) error {
 	a := req.Audience
 	switch {
 	case a == nil:
-		return invalid("invalid_request", "say who to enroll", campaign.Problem{Path: "audience", Message: `required: {"all": true} or {"customer_ids": [...]}`})
-	case a.All == (len(a.CustomerIDs) > 0):
-		return invalid("invalid_request", "say who to enroll", campaign.Problem{Path: "audience", Message: `give exactly one of "all": true or a non-empty "customer_ids"`})
+		return invalid("invalid_request", "say who to enroll", campaign.Problem{Path: "audience", Message: `required: {"all": true}, {"customer_ids": [...]} or {"segment": "id"}`})
+	case countTrue(a.All, len(a.CustomerIDs) > 0, a.Segment != "") != 1:
+		return invalid("invalid_request", "say who to enroll", campaign.Problem{Path: "audience", Message: `give exactly one of "all": true, a non-empty "customer_ids" or "segment"`})
 	case len(a.CustomerIDs) > maxListedAudience:
 		return invalid("invalid_request", "audience too large", campaign.Problem{Path: "audience.customer_ids", Message: "at most 100000 ids; use all, or launch in parts"})
 	}
@@ -153,6 +162,11 @@ func (s *Server) launchCampaign(c echo.Context) error {
 	}
 	if len(ps) > 0 {
 		return invalid("invalid_request", "the audience lists ids that cannot be customers'", ps...)
+	}
+	if a.Segment != "" {
+		if err := s.checkSegment(c.Request().Context(), "audience.segment", a.Segment); err != nil {
+			return err
+		}
 	}
 	seen := map[string]bool{}
 	ids := a.CustomerIDs[:0]
@@ -175,6 +189,33 @@ func (s *Server) launchCampaign(c echo.Context) error {
 		return unavailable("could not start the launch: %v", err)
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"launch_id": l.ID, "campaign_id": l.CampaignID, "version": l.Version, "status": l.Status})
+}
+
+func countTrue(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// checkSegment answers 400 at path unless the segment id names a defined
+// segment.
+func (s *Server) checkSegment(ctx context.Context, path, id string) error {
+	var ps campaign.Problems
+	if campaign.CampaignID.Check(&ps, path, id); len(ps) > 0 {
+		return invalid("invalid_request", "not a segment id", ps...)
+	}
+	ok, err := s.Store.SegmentExists(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return invalid("invalid_request", "no such segment", campaign.Problem{Path: path, Message: "no segment " + strconv.Quote(id) + "; define it with POST /v1/segments first"})
+	}
+	return nil
 }
 
 type enrollRequest struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/omni-orchestrator/omni/campaign"
+	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/store"
 )
 
@@ -67,10 +68,45 @@ func (s *Server) upsertCustomers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.refreshSegments(c.Request().Context(), patches, customers); err != nil {
+		return err
+	}
 	if !isArray {
 		return c.JSON(http.StatusOK, customers[0])
 	}
 	return c.JSON(http.StatusOK, map[string]any{"customers": customers})
+}
+
+// refreshSegments re-evaluates the upserted customers' segments: a new
+// customer's in every segment, a changed one's in the segments that test
+// what changed. Failing, it answers 503: the customers are saved, and
+// posting them again re-evaluates.
+func (s *Server) refreshSegments(ctx context.Context, patches []store.CustomerPatch, customers []store.Customer) error {
+	var fresh, changed, fields []string
+	for i, c := range customers {
+		if c.CreatedAt.Equal(c.UpdatedAt) {
+			fresh = append(fresh, c.ID)
+			continue
+		}
+		changed = append(changed, c.ID)
+		fields = append(fields, patches[i].SegmentFields()...)
+	}
+	for _, r := range []struct {
+		ids []string
+		a   store.Affects
+	}{{fresh, store.Affects{All: true}}, {changed, store.Affects{Fields: fields}}} {
+		_, err := s.Enroller.RefreshSegments(ctx, r.ids, r.a)
+		var dispatch *enroll.DispatchError
+		switch {
+		case errors.As(err, &dispatch):
+			s.Logger.WarnContext(ctx, "segment triggers left to the segment runner", "error", err)
+		case store.Unavailable(err):
+			return unavailable("the customers are saved, but their segments could not be re-evaluated (%v); post them again", err)
+		case err != nil:
+			return err
+		}
+	}
+	return nil
 }
 
 func validateCustomer(path string, c store.CustomerPatch) campaign.Problems {
@@ -119,6 +155,8 @@ type CustomerView struct {
 	Responses []store.Response `json:"responses"`
 	// Events are what the customer did, newest first.
 	Events []store.Event `json:"events"`
+	// Segments are the segments the customer is in.
+	Segments []store.CustomerSegment `json:"segments"`
 	// Suppressions are the offers the customer must not be offered now.
 	Suppressions []store.Suppression `json:"suppressions"`
 	// Coupons are the customer's coupons, redeemed or not.
@@ -162,6 +200,9 @@ func (s *Server) getCustomer(c echo.Context) error {
 			return err
 		}
 		if v.Events, err = st.CustomerEvents(ctx, id, customerViewLimit); err != nil {
+			return err
+		}
+		if v.Segments, err = st.CustomerSegments(ctx, id); err != nil {
 			return err
 		}
 		if v.Suppressions, err = st.CustomerSuppressions(ctx, id); err != nil {

@@ -26,7 +26,8 @@ func TestTheREADMEExamplesWorkPastedInOrder(t *testing.T) {
 	}
 	walk := readmeCommands(t, "../README.md", "A walk through the API")
 	cart := readmeCommands(t, "../README.md", "Events and triggered campaigns")
-	commands := append(slices.Clip(walk), cart...)
+	segments := readmeCommands(t, "../README.md", "Segments")
+	commands := slices.Concat(walk, cart, segments)
 	c, _ := start(t)
 	u, err := url.Parse(c.base)
 	if err != nil {
@@ -124,6 +125,15 @@ func TestTheREADMEExamplesWorkPastedInOrder(t *testing.T) {
 	}
 	if !slices.Equal(cartMessages, []string{"email: Your cart: 42 EUR"}) || cartJourney["current_step"] != "done" {
 		t.Errorf("the cart's journey %v sent %q", cartJourney, cartMessages)
+	}
+
+	// Jana's orders made her a repeat buyer, which entered thanks-repeat.
+	view = c.must(200, "GET", "/v1/customers/c1", nil)
+	if segs := view["segments"].([]any); len(segs) != 1 || segs[0].(map[string]any)["segment_id"] != "repeat-buyers" {
+		t.Errorf("Jana's segments: %v", segs)
+	}
+	if js := journeysOf(c, "c1", "thanks-repeat"); js["journey:thanks-repeat:c1"] == nil {
+		t.Errorf("entering repeat-buyers entered no journey: %v", view["journeys"])
 	}
 }
 

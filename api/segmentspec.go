@@ -107,7 +107,11 @@ func (s *Server) postSegment(c echo.Context) error {
 		for _, p := range patches {
 			auditTargets(c, "customer:"+p.ID)
 		}
-		if _, err := s.Store.UpsertCustomers(c.Request().Context(), patches); err != nil {
+		customers, err := s.Store.UpsertCustomers(c.Request().Context(), patches)
+		if err != nil {
+			return err
+		}
+		if err := s.refreshSegments(c.Request().Context(), patches, customers); err != nil {
 			return err
 		}
 		for _, i := range identified {

@@ -107,6 +107,11 @@ func (s *Server) routes() []route {
 		scoped(get, "/v1/campaigns/:id/stats.csv", auth.CampaignsRead, s.getStatsCSV),
 		scoped(get, "/v1/campaigns/:id/journeys.csv", auth.CampaignsRead, s.getJourneysCSV),
 
+		// Segments are campaign material; their members are customers.
+		scoped(post, "/v1/segments", auth.CampaignsWrite, s.defineSegment),
+		scoped(get, "/v1/segments/:id", auth.CampaignsRead, s.getSegment),
+		scoped(get, "/v1/segments/:id/customers", auth.CustomersRead, s.getSegmentCustomers),
+
 		scoped(post, "/v1/responses", auth.EventsWrite, s.postResponse),
 		scoped(post, "/v1/events", auth.EventsWrite, s.postEvents),
 		scoped(post, "/v1/segment", auth.EventsWrite, s.postSegment),

@@ -11,7 +11,8 @@ import (
 // objects ("address.city"); Property tests, the same, at a property of the
 // event that entered the journey (or of the event a trigger tests).
 // Reachable and Consent test a channel, Responded a response type received
-// so far in this journey; All, Any and Not combine.
+// so far in this journey; All, Any and Not combine. Performed, a test of
+// the customer's events, is for segments only (see Segment).
 type Condition struct {
 	Attribute string   `json:"attribute,omitempty"`
 	Property  string   `json:"property,omitempty"`
@@ -26,6 +27,8 @@ type Condition struct {
 	Reachable string `json:"reachable,omitempty"`
 	Consent   string `json:"consent,omitempty"`
 	Responded string `json:"responded,omitempty"`
+
+	Performed *Performed `json:"performed,omitempty"`
 
 	All []Condition `json:"all,omitempty"`
 	Any []Condition `json:"any,omitempty"`

@@ -59,6 +59,11 @@ type Config struct {
 	// through its audience and how many journey starts it has in flight.
 	LaunchPageSize    int `env:"OMNI_LAUNCH_PAGE_SIZE" envDefault:"500"`
 	LaunchConcurrency int `env:"OMNI_LAUNCH_CONCURRENCY" envDefault:"16"`
+	// OMNI_SEGMENT_INTERVAL: how often `omni worker` re-evaluates the
+	// segment standings whose time has come (a window ended), so that
+	// someone leaves a time-window segment within this long (plus the
+	// evaluation) of their last qualifying event ageing out.
+	SegmentInterval time.Duration `env:"OMNI_SEGMENT_INTERVAL" envDefault:"15s"`
 	// OMNI_HTTP_READ_TIMEOUT, OMNI_HTTP_WRITE_TIMEOUT and
 	// OMNI_HTTP_IDLE_TIMEOUT bound how long the HTTP servers (the API, the
 	// worker's /metrics) wait for a request (headers within 10 seconds of
@@ -294,7 +299,8 @@ func (c Config) validate() error {
 		name string
 		d    time.Duration
 	}{{"OMNI_HTTP_READ_TIMEOUT", c.HTTPReadTimeout}, {"OMNI_HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout},
-		{"OMNI_HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}, {"SENDGRID_WEBHOOK_MAX_AGE", c.SendGridWebhookMaxAge}} {
+		{"OMNI_HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}, {"SENDGRID_WEBHOOK_MAX_AGE", c.SendGridWebhookMaxAge},
+		{"OMNI_SEGMENT_INTERVAL", c.SegmentInterval}} {
 		if d.d <= 0 {
 			errs = append(errs, fmt.Errorf("%s=%v: must be a positive duration such as 30s", d.name, d.d))
 		}

@@ -52,6 +52,7 @@ func TestABadValueNamesItsVariable(t *testing.T) {
 		"OMNI_HTTP_READ_TIMEOUT":                 "0s",
 		"OMNI_HTTP_WRITE_TIMEOUT":                "forever",
 		"SENDGRID_WEBHOOK_MAX_AGE":               "-1m",
+		"OMNI_SEGMENT_INTERVAL":                  "0s",
 		"OMNI_WEBHOOKS_UNVERIFIED":               "sure",
 		"OMNI_PUSH_LINK_SCHEMES":                 "myapp,javascript",
 		"OMNI_PAYLOAD_KEYS":                      "k1:c2hvcnQ=",

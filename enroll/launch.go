@@ -127,7 +127,7 @@ func (a *Activities) enroll(ctx context.Context, in LaunchInput, pages int) (Bat
 	listed := append([]string(nil), in.Audience.CustomerIDs...)
 	sort.Strings(listed)
 	for n := 0; pages == 0 || n < pages; n++ {
-		page, last, skipped, err := a.page(ctx, in.Audience.All, listed, cur.After)
+		page, last, skipped, err := a.page(ctx, in.Audience, listed, cur.After)
 		if err != nil {
 			return b(false), err
 		}
@@ -164,11 +164,16 @@ func (a *Activities) enroll(ctx context.Context, in LaunchInput, pages int) (Bat
 
 // page returns the customers of the next page after the id `after`, and the
 // last audience id the page covers ("" when the audience is exhausted).
-// Listed ids that name no customer are counted as skipped.
-func (a *Activities) page(ctx context.Context, all bool, listed []string, after string) (customers []store.Customer, last string, skipped int, err error) {
+// Listed ids that name no customer are counted as skipped. A segment's
+// members are read as the launch reaches them: who joined meanwhile is in.
+func (a *Activities) page(ctx context.Context, audience store.Audience, listed []string, after string) (customers []store.Customer, last string, skipped int, err error) {
 	st := a.Enroller.Store
-	if all {
-		customers, err = st.CustomersAfter(ctx, after, a.PageSize)
+	if audience.All || audience.Segment != "" {
+		if audience.Segment != "" {
+			customers, err = st.SegmentCustomersAfter(ctx, audience.Segment, after, a.PageSize)
+		} else {
+			customers, err = st.CustomersAfter(ctx, after, a.PageSize)
+		}
 		if len(customers) > 0 {
 			last = customers[len(customers)-1].ID
 		}

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 )
@@ -75,6 +76,9 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 		}
 	}
 	if len(who) == 0 {
+		if err := rec.refreshSegments(ctx, stored, known, names); err != nil {
+			return nil, err
+		}
 		return results, nil
 	}
 	b := batch{triggered: triggered, customers: map[string]store.Customer{}}
@@ -130,7 +134,28 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 			return nil, err
 		}
 	}
+	if err := rec.refreshSegments(ctx, stored, known, names); err != nil {
+		return nil, err
+	}
 	return results, nil
+}
+
+// refreshSegments re-evaluates the events' customers in the segments that
+// test their names. Repeats re-evaluate too, so posting an event again
+// mends a re-evaluation that failed; triggers that could not be entered
+// are left to the segment runner.
+func (rec *Recorder) refreshSegments(ctx context.Context, stored []store.Event, known []bool, names []string) error {
+	var customers []string
+	for i, e := range stored {
+		if known[i] {
+			customers = append(customers, e.CustomerID)
+		}
+	}
+	var dispatch *enroll.DispatchError
+	if _, err := rec.Enroller.RefreshSegments(ctx, customers, store.Affects{Events: names}); err != nil && !errors.As(err, &dispatch) {
+		return err
+	}
+	return nil
 }
 
 // routeConcurrency is how many customers' events a batch routes at once.

@@ -105,9 +105,21 @@ func (rec *Recorder) Record(ctx context.Context, r store.Response) (Result, erro
 	if r.OccurredAt.IsZero() {
 		r.OccurredAt = time.Now().UTC()
 	}
-	stored, duplicate, err := rec.Store.RecordResponse(ctx, r, effects(r, rules))
+	fx := effects(r, rules)
+	stored, duplicate, err := rec.Store.RecordResponse(ctx, r, fx)
 	if err != nil {
 		return Result{}, err
+	}
+	if changed := slices.Concat(fx.OptOut, fx.OptIn); len(changed) > 0 {
+		// Segments that test consent follow it (a repeat mends a
+		// re-evaluation that failed).
+		for i, ch := range changed {
+			changed[i] = "consent." + ch
+		}
+		var dispatch *enroll.DispatchError
+		if _, err := rec.Enroller.RefreshSegments(ctx, []string{stored.CustomerID}, store.Affects{Fields: changed}); err != nil && !errors.As(err, &dispatch) {
+			return Result{}, err
+		}
 	}
 	res := Result{Response: stored, Duplicate: duplicate, Journeys: []string{}}
 	if stored.RoutedAt != nil {

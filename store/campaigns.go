@@ -60,11 +60,11 @@ func (s *Store) CreateCampaign(ctx context.Context, def *campaign.Definition) (C
 			return err
 		}
 		c, err = scanCampaign(tx.QueryRow(ctx, `
-INSERT INTO campaigns (id, version, name, offer_id, definition, status, trigger_event, listens)
+INSERT INTO campaigns (id, version, name, offer_id, definition, status, trigger_event, listens, trigger_segment)
 SELECT $1, coalesce(max(version), 0) + 1, $2, nullif($3, ''), $4,
-	coalesce((SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1), 'active'), nullif($5, ''), $6
+	coalesce((SELECT status FROM campaigns WHERE id = $1 ORDER BY version DESC LIMIT 1), 'active'), nullif($5, ''), $6, nullif($7, '')
 FROM campaigns WHERE id = $1
-RETURNING `+campaignColumns, def.ID, name, def.OfferID, doc, triggerEvent(def), def.Listens()))
+RETURNING `+campaignColumns, def.ID, name, def.OfferID, doc, triggerEvent(def), def.Listens(), triggerSegment(def)))
 		return err
 	})
 	return c, err
@@ -75,6 +75,13 @@ func triggerEvent(def *campaign.Definition) string {
 		return ""
 	}
 	return def.Trigger.Event
+}
+
+func triggerSegment(def *campaign.Definition) string {
+	if def.Trigger == nil {
+		return ""
+	}
+	return def.Trigger.Segment
 }
 
 // TriggeredBy returns the latest versions of the active campaigns that an

@@ -10,11 +10,13 @@ import (
 	"github.com/omni-orchestrator/omni/campaign"
 )
 
-// Audience is who a launch enrolls: everybody, or the listed customers,
-// and of those the ones Filter selects.
+// Audience is who a launch enrolls: everybody, the listed customers, or
+// the members of Segment as the launch reaches them, and of those the ones
+// Filter selects.
 type Audience struct {
 	All         bool                `json:"all,omitempty"`
 	CustomerIDs []string            `json:"customer_ids,omitempty"`
+	Segment     string              `json:"segment,omitempty"`
 	Filter      *campaign.Condition `json:"filter,omitempty"`
 }
 

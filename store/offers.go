@@ -87,7 +87,8 @@ ORDER BY r.sent_at DESC NULLS LAST, r.started_at DESC`, c.ID, OfferFromJourney)
 // still running: campaigns have no end date, and one whose journeys are
 // all over is over) with a launch whose audience includes the customer,
 // who has no journey in them, most recent launch first. Listed audiences
-// are matched in SQL; filters here, on the customer as stored now.
+// and segments (their members now) are matched in SQL; filters here, on
+// the customer as stored now.
 func (s *Store) eligibleOffers(ctx context.Context, c Customer) ([]Offer, error) {
 	// Live campaigns first, so that only their launches' audiences (a
 	// listed one can hold 100,000 ids) are read.
@@ -102,6 +103,7 @@ WITH live AS MATERIALIZED (
 SELECT live.offer_id, live.id, l.audience->'filter'
 FROM live JOIN launches l ON l.campaign_id = live.id
 WHERE l.audience @> '{"all": true}' OR l.audience->'customer_ids' ? $1
+	OR l.audience->>'segment' IN (SELECT segment_id FROM segment_members WHERE customer_id = $1 AND member)
 ORDER BY l.created_at DESC`, c.ID)
 	var offers []Offer
 	var o Offer

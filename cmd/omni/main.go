@@ -84,7 +84,7 @@ func main() {
 	case "migrate":
 		err = migrate(ctx, cfg)
 	case "worker":
-		err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runRetention, (*process).runMetrics)
+		err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runRetention, (*process).runSegments, (*process).runMetrics)
 	case "api":
 		err = serve(ctx, cfg, logger, (*process).runAPI)
 	case "dev":
@@ -99,7 +99,7 @@ func main() {
 			err = migrate(ctx, cfg)
 		}
 		if err == nil {
-			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runRetention, (*process).runAPI, (*process).runDevCodec, (*process).runDev)
+			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runRetention, (*process).runSegments, (*process).runAPI, (*process).runDevCodec, (*process).runDev)
 		}
 	default:
 		fmt.Fprint(os.Stderr, usage)
@@ -322,6 +322,16 @@ const (
 	reconcileEvery = 15 * time.Second
 	reconcileGrace = 30 * time.Second
 )
+
+// runSegments re-evaluates, every OMNI_SEGMENT_INTERVAL, the segment
+// standings whose time has come (someone whose last qualifying event left
+// a window), and enrolls the transitions a process dying left behind. It
+// touches only the rows that are due; events and profile changes update
+// membership as they arrive.
+func (p *process) runSegments(ctx context.Context) error {
+	p.enroller.RunSegments(ctx, p.cfg.SegmentInterval, reconcileGrace, p.logger)
+	return nil
+}
 
 // runMetrics serves /metrics for a process without the API.
 func (p *process) runMetrics(ctx context.Context) error {
