@@ -138,6 +138,14 @@ func TestScheduledAndRecurringLaunches(t *testing.T) {
 	if n := len(c.must(200, "GET", "/v1/campaigns/weekly", nil)["launches"].([]any)); n != launches {
 		t.Fatalf("%d launches after the delete, %d before", n, launches)
 	}
+	// A cancelled campaign's schedule ends at its next run, launching nothing.
+	c.must(201, "POST", "/v1/campaigns", newsletter("gone", "always"))
+	c.must(201, "POST", "/v1/campaigns/gone/launch", map[string]any{"audience": all, "schedule": map[string]any{"every": "2s"}})
+	c.must(202, "POST", "/v1/campaigns/gone/cancel", nil)
+	eventually(t, "the cancelled campaign's schedule to end", func() bool { return c.schedule("gone", "schedule:gone:1") == nil })
+	if l := c.must(200, "GET", "/v1/campaigns/gone", nil)["launches"].([]any); len(l) != 0 || c.journeys("gone") != 0 {
+		t.Fatalf("the cancelled campaign launched %v", l)
+	}
 	problemAt(t, c.must(404, "DELETE", "/v1/campaigns/weekly/schedules/schedule:weekly:1", nil), "not_found", "-")
 	problemAt(t, c.must(404, "DELETE", "/v1/campaigns/once/schedules/schedule:daily:1", nil), "not_found", "-")
 	problemAt(t, c.must(404, "GET", "/v1/campaigns/nope/schedules", nil), "not_found", "-")

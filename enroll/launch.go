@@ -58,7 +58,7 @@ func Launch(ctx workflow.Context, in LaunchInput) (store.LaunchProgress, error) 
 	if in.LaunchID == "" {
 		in.LaunchID = workflow.GetInfo(ctx).WorkflowExecution.ID
 		var l store.Launch
-		if err := workflow.ExecuteActivity(ctx, a.BeginRun, in).Get(ctx, &l); err != nil {
+		if err := workflow.ExecuteActivity(ctx, a.BeginRun, in).Get(ctx, &l); err != nil || l.ID == "" {
 			return in.Progress, err
 		}
 		in.Version, in.RatePerMinute = l.Version, l.RatePerMinute
@@ -154,6 +154,8 @@ func (a *Activities) EnrollBatch(ctx context.Context, in LaunchInput) (Batch, er
 // BeginRun records the launch of a schedule's run, once: of the
 // campaign's latest version, to the schedule's audience, under the run's
 // workflow id, which Temporal makes of the schedule's and the run's time.
+// A cancelled campaign enrolls nobody again: the run deletes its schedule
+// and records no launch (an empty one returned).
 func (a *Activities) BeginRun(ctx context.Context, in LaunchInput) (store.Launch, error) {
 	st := a.Enroller.Store
 	s, err := st.Schedule(ctx, in.ScheduleID)
@@ -166,6 +168,12 @@ func (a *Activities) BeginRun(ctx context.Context, in LaunchInput) (store.Launch
 	c, err := st.Campaign(ctx, in.CampaignID)
 	if err != nil {
 		return store.Launch{}, fmt.Errorf("campaign %s: %w", in.CampaignID, err)
+	}
+	if c.Status == store.CampaignCancelled {
+		if err := a.Enroller.Unschedule(ctx, c.ID, s.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Launch{}, err
+		}
+		return store.Launch{}, nil
 	}
 	l := store.Launch{
 		ID: in.LaunchID, CampaignID: c.ID, Version: c.Version, Audience: s.Audience, Status: "running",
