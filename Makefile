@@ -31,6 +31,7 @@ chaos: temporal postgres
 bench: temporal postgres
 	go run ./cmd/omnibench
 	go run ./cmd/omnibench history
+	go run ./cmd/omnibench events
 	go test -run '^$$' -bench Auth -benchtime 1x ./api/
 	go test -run '^$$' -bench . ./channels/... ./codec/
 	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./worker/...

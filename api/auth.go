@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -26,11 +27,14 @@ func keyOf(c echo.Context) store.APIKey {
 }
 
 // authenticate lets a request through with a valid key in
-// `Authorization: Bearer <key>` and answers 401 otherwise.
+// `Authorization: Bearer <key>` and answers 401 otherwise. The key may
+// also come as the user name of Basic credentials, which is how Segment's
+// and RudderStack's libraries and webhooks send a write key.
 func (s *Server) authenticate() echo.MiddlewareFunc {
 	return middleware.KeyAuthWithConfig(middleware.KeyAuthConfig{
+		KeyLookup: "header:" + echo.HeaderAuthorization + ":Bearer ,header:" + echo.HeaderAuthorization + ":Basic ",
 		Validator: func(token string, c echo.Context) (bool, error) {
-			key, err := s.keys.Authenticate(c.Request().Context(), token)
+			key, err := s.keys.Authenticate(c.Request().Context(), basicUser(token))
 			if err != nil {
 				return false, err
 			}
@@ -49,6 +53,21 @@ func (s *Server) authenticate() echo.MiddlewareFunc {
 			return unavailable("the API key could not be checked: %v", err)
 		},
 	})
+}
+
+// basicUser is the user name of Basic credentials (base64 of
+// "user:password"), or token itself when it is not such credentials: an
+// omni key is never valid base64 of a pair, as it holds '_'.
+func basicUser(token string) string {
+	b, err := base64.StdEncoding.DecodeString(token)
+	if err != nil {
+		return token
+	}
+	user, _, ok := strings.Cut(string(b), ":")
+	if !ok {
+		return token
+	}
+	return user
 }
 
 // unauthorized is a 401 with the challenge RFC 6750 asks for.

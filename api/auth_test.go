@@ -153,8 +153,10 @@ func TestKeysAreMadeUsedAndRevoked(t *testing.T) {
 			t.Errorf("%s: %q tells what only the key's holder may know", name, msg)
 		}
 	}
+	// Basic credentials carry a key as their user name (Segment's way):
+	// ada is none.
 	status, h, _ := c.send("GET", "/v1/customers/ada", nil, "application/json", map[string]string{"Authorization": "Basic YWRhOmFkYQ=="})
-	if status != 401 || h.Get("WWW-Authenticate") != `Bearer realm="omni"` {
+	if status != 401 || !strings.HasPrefix(h.Get("WWW-Authenticate"), `Bearer realm="omni"`) {
 		t.Fatalf("basic auth: %d %v", status, h)
 	}
 }

@@ -101,6 +101,26 @@ func TestAnAbandonedCartEntersOneJourneyPerCartAndItsOrderEndsIt(t *testing.T) {
 	}
 }
 
+// A cart abandoned and ordered in one batch: the order reaches the
+// journey the cart entered a moment before, and ends it.
+func TestAnOrderInTheBatchOfItsCartEndsTheCartsJourney(t *testing.T) {
+	c, _ := start(t)
+	c.must(200, "POST", "/v1/customers", `{"id": "ada", "email": "ada@example.com", "push_token": "tok-ada"}`)
+	c.must(201, "POST", "/v1/campaigns", cartCampaign)
+	out := c.must(200, "POST", "/v1/events", []any{
+		event("e1", "ada", "cart_abandoned", map[string]any{"cart_id": "A", "cart_total": 42}),
+		event("o1", "ada", "order_placed", map[string]any{"cart_id": "A"}),
+	})
+	results := out["results"].([]any)
+	if got := fmt.Sprint(results[1].(map[string]any)["journeys"]); got != "[journey:cart:ada]" {
+		t.Fatalf("the order reached %s: %v", got, out)
+	}
+	eventually(t, "the journey to end", func() bool { return journeysOf(c, "ada", "cart")["journey:cart:ada"]["status"] == "completed" })
+	if got := messagesOf(c, "ada", "journey:cart:ada"); !slices.Equal(got, []string{"email-1"}) {
+		t.Errorf("the journey sent %v; its order came before the reminder", got)
+	}
+}
+
 // A batch stores the good events and reports the bad ones, each in order.
 func TestABatchOfEventsStoresTheGoodOnesAndReportsTheBadOnes(t *testing.T) {
 	c, _ := start(t)
@@ -109,7 +129,7 @@ func TestABatchOfEventsStoresTheGoodOnesAndReportsTheBadOnes(t *testing.T) {
 		event("b1", "ada", "page_viewed", map[string]any{"page": "/shoes"}),
 		event("b2", "nobody", "page_viewed", nil),
 		event("", "ada", "page_viewed", nil),
-		event("b3", "ada", "has space", nil),
+		event("b3", "ada", "trailing space ", nil),
 		event("b1", "ada", "page_viewed", nil),
 		event("b4", "ada", "signed_up", nil),
 	})

@@ -111,6 +111,7 @@ func (s *Server) routes() []route {
 
 		scoped(post, "/v1/responses", auth.EventsWrite, s.postResponse),
 		scoped(post, "/v1/events", auth.EventsWrite, s.postEvents),
+		scoped(post, "/v1/segment", auth.EventsWrite, s.postSegment),
 		scoped(post, "/v1/coupons/:code/redeem", auth.EventsWrite, s.redeemCoupon),
 
 		scoped(post, "/v1/keys", auth.Admin, s.createKey),

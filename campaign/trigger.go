@@ -89,12 +89,12 @@ func (d *Definition) Listens() []string {
 }
 
 // eventName is what an event's name may be: what systems call their
-// events (cart_abandoned, order.placed, Order Completed is not one: no
-// spaces), short enough for an index.
-var eventName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$`)
+// events (cart_abandoned, order.placed, and Segment's Order Completed:
+// spaces between words), short enough for an index.
+var eventName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9_.: -]{0,98}[A-Za-z0-9_.:-])?$`)
 
 // EventName is the rule of event names.
-var EventName = idRule(eventName.String(), "1 to 100 letters, digits, '_', '.', ':' or '-', starting with a letter or digit")
+var EventName = idRule(eventName.String(), "1 to 100 letters, digits, '_', '.', ':', '-' or spaces between them, starting with a letter or digit")
 
 func (d *Definition) validateTrigger(ps *Problems) {
 	if t := d.Trigger; t != nil {

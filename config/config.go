@@ -103,6 +103,10 @@ type Config struct {
 	// to confirm it before sending again, where the provider confirms by
 	// webhook (SendGrid); 0 sends again at once.
 	SendConfirmWindow time.Duration `env:"OMNI_SEND_CONFIRM_WINDOW" envDefault:"3m"`
+	// OMNI_EVENTS_RETENTION: how long customers' events are kept (counted
+	// from their arrival); older ones are deleted by the workers, a batch
+	// at a time. 0 keeps them for ever.
+	EventsRetention time.Duration `env:"OMNI_EVENTS_RETENTION" envDefault:"8760h"`
 	// OMNI_SHUTDOWN_TIMEOUT: on SIGTERM, how long the worker lets its
 	// in-flight sends finish and the API its requests.
 	ShutdownTimeout time.Duration `env:"OMNI_SHUTDOWN_TIMEOUT" envDefault:"20s"`

@@ -7,8 +7,8 @@ import (
 	"slices"
 
 	"go.temporal.io/api/serviceerror"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 )
@@ -63,20 +63,68 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 	if err != nil {
 		return nil, err
 	}
-	var routed []string
+	// The events to route, by customer in the batch's order.
+	var who []string
+	byCustomer := map[string][]int{}
 	for i, e := range stored {
-		if !known[i] || e.RoutedAt != nil || !fresh[i] && slices.Contains(routed, e.EventID) {
-			continue
-		}
-		if err := rec.route(ctx, e, triggered, &results[i]); err != nil {
-			if !unavailable(err) {
-				return nil, err
+		if known[i] && e.RoutedAt == nil {
+			if byCustomer[e.CustomerID] == nil {
+				who = append(who, e.CustomerID)
 			}
-			results[i].Status, results[i].Error = EventNotRouted, err.Error()
-			continue
+			byCustomer[e.CustomerID] = append(byCustomer[e.CustomerID], i)
 		}
-		routed = append(routed, e.EventID)
 	}
+	if len(who) == 0 {
+		return results, nil
+	}
+	b := batch{triggered: triggered, customers: map[string]store.Customer{}}
+	if b.listeners, err = rec.Store.Listeners(ctx, who, names); err != nil {
+		return nil, err
+	}
+	if len(triggered) > 0 {
+		cs, err := rec.Store.CustomersIn(ctx, who)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			b.customers[c.ID] = c
+		}
+	}
+	for _, id := range who { // so that routing writes only its customer's map
+		if b.listeners[id] == nil {
+			b.listeners[id] = map[string][]string{}
+		}
+	}
+	// Customers are routed side by side, each customer's events one after
+	// another, in order: an enrolment and a signal are round trips to
+	// Temporal, and a customer's entry rules depend on their earlier
+	// entries.
+	routedBy := make([][]string, len(who))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(routeConcurrency)
+	for k, id := range who {
+		g.Go(func() error {
+			for _, i := range byCustomer[id] {
+				e := stored[i]
+				if !fresh[i] && slices.Contains(routedBy[k], e.EventID) {
+					continue // a repeat, in this batch, of an event routed just now
+				}
+				if err := rec.route(gctx, e, b, &results[i]); err != nil {
+					if !unavailable(err) {
+						return err
+					}
+					results[i].Status, results[i].Error = EventNotRouted, err.Error()
+					continue
+				}
+				routedBy[k] = append(routedBy[k], e.EventID)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	routed := slices.Concat(routedBy...)
 	if len(routed) > 0 {
 		if err := rec.Store.MarkEventsRouted(ctx, routed); err != nil {
 			return nil, err
@@ -85,32 +133,37 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 	return results, nil
 }
 
+// routeConcurrency is how many customers' events a batch routes at once.
+const routeConcurrency = 16
+
+// batch is what routing a batch of events reads once: the campaigns
+// their names trigger, their customers (when a campaign is triggered) and
+// the journeys that listen for them.
+type batch struct {
+	triggered []store.Campaign
+	customers map[string]store.Customer
+	listeners map[string]map[string][]string
+}
+
 // route brings one stored event to the campaigns it triggers and the
 // journeys that listen for it.
-func (rec *Recorder) route(ctx context.Context, e store.Event, triggered []store.Campaign, res *EventResult) error {
+func (rec *Recorder) route(ctx context.Context, e store.Event, b batch, res *EventResult) error {
 	ev := journey.Event{EventID: e.EventID, Name: e.Name, Properties: e.Properties, OccurredAt: e.OccurredAt}
-	var customer *store.Customer
-	for _, c := range triggered {
+	for _, c := range b.triggered {
 		t := c.Definition.Trigger
 		if t.Event != e.Name {
 			continue
 		}
+		customer, ok := b.customers[e.CustomerID]
+		if !ok { // deleted since the event was stored
+			return fmt.Errorf("customer %s: %w", e.CustomerID, store.ErrNotFound)
+		}
 		if t.Where != nil {
-			f, err := rec.facts(ctx, e.CustomerID, &customer, t.Where.NeedsFacts())
-			if err != nil {
-				return err
-			}
+			f := customer.Facts()
 			f.Event = e.Properties
 			if !t.Where.Eval(f, nil) {
 				continue
 			}
-		}
-		if customer == nil {
-			cu, err := rec.Store.Customer(ctx, e.CustomerID)
-			if err != nil {
-				return err
-			}
-			customer = &cu
 		}
 		en, err := rec.Enroller.Trigger(ctx, c, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, ev)
 		if err != nil {
@@ -118,13 +171,17 @@ func (rec *Recorder) route(ctx context.Context, e store.Event, triggered []store
 		}
 		if en.Started {
 			res.Enrolled = append(res.Enrolled, en.WorkflowID)
+			// The batch's later events reach the new journey too: an
+			// order placed right after its cart was abandoned ends it.
+			for _, n := range c.Definition.Listens() {
+				if b.listeners[e.CustomerID] == nil {
+					b.listeners[e.CustomerID] = map[string][]string{}
+				}
+				b.listeners[e.CustomerID][n] = append(b.listeners[e.CustomerID][n], en.WorkflowID)
+			}
 		}
 	}
-	ids, err := rec.Store.ListeningJourneys(ctx, e.CustomerID, e.Name)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
+	for _, id := range b.listeners[e.CustomerID][e.Name] {
 		err := rec.Temporal.SignalWorkflow(ctx, id, "", journey.EventSignal, ev)
 		var gone *serviceerror.NotFound
 		switch {
@@ -144,20 +201,4 @@ func unavailable(err error) bool {
 	var signal *SignalError
 	var down *serviceerror.Unavailable
 	return errors.As(err, &signal) || errors.As(err, &down) || store.Unavailable(err)
-}
-
-// facts are what a trigger's condition sees of the customer, read once per
-// event and only when the condition needs them.
-func (rec *Recorder) facts(ctx context.Context, customerID string, customer **store.Customer, need bool) (campaign.Facts, error) {
-	if !need {
-		return campaign.Facts{}, nil
-	}
-	if *customer == nil {
-		c, err := rec.Store.Customer(ctx, customerID)
-		if err != nil {
-			return campaign.Facts{}, fmt.Errorf("customer %s: %w", customerID, err)
-		}
-		*customer = &c
-	}
-	return (*customer).Facts(), nil
 }

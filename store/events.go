@@ -94,13 +94,26 @@ func (s *Store) MarkEventsRouted(ctx context.Context, ids []string) error {
 	return err
 }
 
-// ListeningJourneys lists the workflow ids of the customer's active
-// journeys whose campaign version waits for or exits on an event of name.
-func (s *Store) ListeningJourneys(ctx context.Context, customerID, name string) ([]string, error) {
-	rows, _ := s.db.Query(ctx, `SELECT j.workflow_id FROM journeys j
-JOIN campaigns c ON c.id = j.campaign_id AND c.version = j.version
-WHERE j.customer_id = $1 AND j.status = 'active' AND $2 = ANY(c.listens) ORDER BY j.workflow_id`, customerID, name)
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+// Listeners finds the customers' active journeys whose campaign version
+// waits for or exits on an event of one of names: by customer, then by
+// event name, their workflow ids.
+func (s *Store) Listeners(ctx context.Context, customers, names []string) (map[string]map[string][]string, error) {
+	rows, _ := s.db.Query(ctx, `SELECT j.customer_id, j.workflow_id, c.listens FROM campaigns c
+JOIN journeys j ON j.campaign_id = c.id AND j.version = c.version
+WHERE c.listens && $2 AND j.customer_id = ANY($1) AND j.status = 'active' ORDER BY j.workflow_id`, customers, names)
+	out := map[string]map[string][]string{}
+	var customer, journey string
+	var listens []string
+	_, err := pgx.ForEachRow(rows, []any{&customer, &journey, &listens}, func() error {
+		if out[customer] == nil {
+			out[customer] = map[string][]string{}
+		}
+		for _, n := range listens {
+			out[customer][n] = append(out[customer][n], journey)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // CustomerEvents lists a customer's latest events, newest first.

@@ -84,7 +84,7 @@ func main() {
 	case "migrate":
 		err = migrate(ctx, cfg)
 	case "worker":
-		err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runMetrics)
+		err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runRetention, (*process).runMetrics)
 	case "api":
 		err = serve(ctx, cfg, logger, (*process).runAPI)
 	case "dev":
@@ -99,7 +99,7 @@ func main() {
 			err = migrate(ctx, cfg)
 		}
 		if err == nil {
-			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runAPI, (*process).runDevCodec, (*process).runDev)
+			err = serve(ctx, cfg, logger, (*process).runWorker, (*process).runReconciler, (*process).runRetention, (*process).runAPI, (*process).runDevCodec, (*process).runDev)
 		}
 	default:
 		fmt.Fprint(os.Stderr, usage)
@@ -276,6 +276,45 @@ func (p *process) runReconciler(ctx context.Context) error {
 		}
 	}
 }
+
+// runRetention deletes, every pruneEvery, the events older than
+// OMNI_EVENTS_RETENTION, pruneBatch at a time so that no statement holds
+// many locks or runs into the statement timeout.
+func (p *process) runRetention(ctx context.Context) error {
+	if p.cfg.EventsRetention == 0 {
+		return nil
+	}
+	tick := time.NewTicker(pruneEvery)
+	defer tick.Stop()
+	for {
+		total := 0
+		for {
+			n, err := p.store.PruneEvents(ctx, time.Now().Add(-p.cfg.EventsRetention), pruneBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					p.logger.Warn("prune events", "error", err)
+				}
+				break
+			}
+			if total += n; n < pruneBatch {
+				break
+			}
+		}
+		if total > 0 {
+			p.logger.Info("pruned events past their retention", "events", total, "retention", p.cfg.EventsRetention)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+const (
+	pruneEvery = 10 * time.Minute
+	pruneBatch = 10_000
+)
 
 // A start normally takes milliseconds; one whose row is reconcileGrace
 // old without a run was cut short.

@@ -20,7 +20,8 @@
 //   - memory: the worker's RSS with BENCH_N journeys waiting.
 //
 // `omnibench history` measures the read models on a year of history
-// instead (see history.go). `make bench` runs both. Nothing here passes or
+// instead (see history.go), `omnibench events` event ingestion and
+// event-triggered journeys (events.go). `make bench` runs all three. Nothing here passes or
 // fails on time.
 package main
 
@@ -110,8 +111,13 @@ type Cost struct {
 
 func main() {
 	run := run
-	if len(os.Args) > 1 && os.Args[1] == "history" {
-		run = history
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "history":
+			run = history
+		case "events":
+			run = events
+		}
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "omnibench:", err)
