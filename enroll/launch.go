@@ -53,8 +53,9 @@ func Launch(ctx workflow.Context, in LaunchInput) (store.LaunchProgress, error) 
 		HeartbeatTimeout: 10 * time.Second,
 	})
 	var a *Activities
-	// Launches that began before schedules and pacing have a launch id and
-	// no rate: they take none of the new paths, and replay as they ran.
+	// A run of a schedule records its launch first. Launches started before
+	// schedules and pacing all have a launch id and no rate, so they take
+	// neither new path and replay as they ran: no GetVersion is needed.
 	if in.LaunchID == "" {
 		in.LaunchID = workflow.GetInfo(ctx).WorkflowExecution.ID
 		var l store.Launch
