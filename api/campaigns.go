@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -133,10 +134,16 @@ func errCancelled(id string) *Error {
 
 type launchRequest struct {
 	Audience *store.Audience `json:"audience"`
+	// At, or Schedule, schedules the launch (see checkWhen).
+	At            *time.Time    `json:"at,omitempty"`
+	Schedule      *store.Timing `json:"schedule,omitempty"`
+	LocalTime     string        `json:"local_time,omitempty"`
+	RatePerMinute *int          `json:"rate_per_minute,omitempty"`
 }
 
 // launchCampaign starts the Launch workflow for the campaign's latest
 // version and answers 202 at once; progress shows in GET /v1/campaigns/{id}.
+// A launch with a time or a schedule is scheduled instead (201).
 func (s *Server) launchCampaign(c echo.Context) error {
 	var req launchRequest
 	if err := readJSON(c, &req); err != nil {
@@ -177,6 +184,10 @@ func (s *Server) launchCampaign(c echo.Context) error {
 		}
 	}
 	a.CustomerIDs = ids
+	timing, delivery, err := checkWhen(req, time.Now())
+	if err != nil {
+		return err
+	}
 	stored, err := s.campaign(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
@@ -184,7 +195,10 @@ func (s *Server) launchCampaign(c echo.Context) error {
 	if stored.Status == store.CampaignCancelled {
 		return errCancelled(stored.ID)
 	}
-	l, err := s.Enroller.StartLaunch(c.Request().Context(), stored, *a)
+	if timing != nil {
+		return s.scheduleLaunch(c, stored, *a, *timing, delivery)
+	}
+	l, err := s.Enroller.StartLaunch(c.Request().Context(), stored, *a, delivery)
 	if err != nil {
 		return unavailable("could not start the launch: %v", err)
 	}

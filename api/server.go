@@ -98,6 +98,8 @@ func (s *Server) routes() []route {
 		scoped(post, "/v1/campaigns", auth.CampaignsWrite, s.createCampaign),
 		scoped(get, "/v1/campaigns/:id", auth.CampaignsRead, s.getCampaign),
 		scoped(post, "/v1/campaigns/:id/launch", auth.CampaignsWrite, s.launchCampaign),
+		scoped(get, "/v1/campaigns/:id/schedules", auth.CampaignsRead, s.getSchedules),
+		scoped(del, "/v1/campaigns/:id/schedules/:schedule_id", auth.CampaignsWrite, s.deleteSchedule),
 		scoped(post, "/v1/campaigns/:id/enroll", auth.CampaignsWrite, s.enrollCustomer),
 		scoped(post, "/v1/campaigns/:id/preview", auth.CampaignsWrite, s.previewCampaign),
 		scoped(post, "/v1/campaigns/:id/pause", auth.CampaignsWrite, s.controlCampaign(journey.Pause)),

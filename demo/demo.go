@@ -63,5 +63,5 @@ func Load(ctx context.Context, e *enroll.Enroller) (store.Launch, error) {
 	for i, c := range Customers {
 		ids[i] = c.ID
 	}
-	return e.StartLaunch(ctx, c, store.Audience{CustomerIDs: ids})
+	return e.StartLaunch(ctx, c, store.Audience{CustomerIDs: ids}, store.Delivery{})
 }

@@ -74,11 +74,13 @@ func (e *Enroller) Trigger(ctx context.Context, c store.Campaign, customer store
 }
 
 // entrance is how a customer comes to a campaign: with data, by an event,
-// or on behalf of a launch, whose journeys a retried page finds as its own.
+// or on behalf of a launch, whose journeys a retried page finds as its own
+// (and which may start them at the customer's localTime).
 type entrance struct {
-	data     map[string]any
-	event    *journey.Event
-	launchID string
+	data      map[string]any
+	event     *journey.Event
+	launchID  string
+	localTime string
 }
 
 func (e *Enroller) enter(ctx context.Context, c store.Campaign, customer store.CustomerRef, in entrance) (Enrollment, error) {
@@ -126,7 +128,7 @@ func (e *Enroller) enter(ctx context.Context, c store.Campaign, customer store.C
 			return Enrollment{}, err
 		}
 	}
-	runID, started, err := e.start(ctx, c, j, customer.Timezone)
+	runID, started, err := e.start(ctx, c, j, customer.Timezone, in.localTime)
 	if err != nil {
 		return Enrollment{}, err
 	}
@@ -162,11 +164,12 @@ func (e *StartError) Error() string {
 func (e *StartError) Unwrap() error { return e.Err }
 
 // start starts the workflow of a recorded journey of campaign version c
-// and records its run; started is false when it was running already.
-func (e *Enroller) start(ctx context.Context, c store.Campaign, j store.Journey, timezone string) (runID string, started bool, err error) {
+// (at the customer's localTime, if set) and records its run; started is
+// false when it was running already.
+func (e *Enroller) start(ctx context.Context, c store.Campaign, j store.Journey, timezone, localTime string) (runID string, started bool, err error) {
 	input := workflows.JourneyInput{
 		CampaignID: c.ID, Version: c.Version, CustomerID: j.CustomerID, Definition: c.Definition,
-		Timezone: cmp.Or(timezone, e.DefaultTimezone), Data: j.Data, Event: j.Event,
+		Timezone: cmp.Or(timezone, e.DefaultTimezone), Data: j.Data, Event: j.Event, LocalTime: localTime,
 	}
 	if c.Status == store.CampaignPaused {
 		latest, err := e.Store.LatestControl(ctx, c.ID)
@@ -237,12 +240,12 @@ func (e *Enroller) catchUp(ctx context.Context, campaignID, journeyID string, ap
 	return nil
 }
 
-// StartLaunch records a launch of campaign c to the audience and starts the
-// Launch workflow that enrolls it.
-func (e *Enroller) StartLaunch(ctx context.Context, c store.Campaign, audience store.Audience) (store.Launch, error) {
+// StartLaunch records a launch of campaign c to the audience, delivered
+// as d says, and starts the Launch workflow that enrolls it.
+func (e *Enroller) StartLaunch(ctx context.Context, c store.Campaign, audience store.Audience, d store.Delivery) (store.Launch, error) {
 	l := store.Launch{
 		ID:         "launch:" + c.ID + ":" + uuid.NewString(),
-		CampaignID: c.ID, Version: c.Version, Audience: audience, Status: "running",
+		CampaignID: c.ID, Version: c.Version, Audience: audience, Status: "running", Delivery: d,
 	}
 	if err := e.Store.CreateLaunch(ctx, l); err != nil {
 		return l, err
@@ -259,7 +262,7 @@ func (e *Enroller) startLaunch(ctx context.Context, l store.Launch) error {
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(journey.CampaignIDAttr.ValueSet(l.CampaignID)),
 		StaticSummary:                            fmt.Sprintf("launch of %s v%d", l.CampaignID, l.Version),
-	}, Launch, LaunchInput{LaunchID: l.ID, CampaignID: l.CampaignID, Version: l.Version})
+	}, Launch, LaunchInput{LaunchID: l.ID, CampaignID: l.CampaignID, Version: l.Version, RatePerMinute: l.RatePerMinute})
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &already):
@@ -290,6 +293,7 @@ func (e *Enroller) Reconcile(ctx context.Context, grace time.Duration) (int, err
 	if err != nil {
 		return n, err
 	}
+	localTimes := map[string]string{} // of the launches the journeys are of
 	for _, j := range journeys {
 		if !journey.Addressable(j.WorkflowID) {
 			if err := e.Store.FinishJourney(ctx, j.WorkflowID, journey.Failed, journey.Progress{Step: j.CurrentStep}, "could not start: its id cannot reach Temporal"); err != nil {
@@ -311,7 +315,14 @@ func (e *Enroller) Reconcile(ctx context.Context, grace time.Duration) (int, err
 		if err != nil {
 			return n, err
 		}
-		_, started, err := e.start(ctx, c, j, customer.Timezone)
+		if _, ok := localTimes[j.LaunchID]; j.LaunchID != "" && !ok {
+			l, err := e.Store.Launch(ctx, j.LaunchID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return n, err
+			}
+			localTimes[j.LaunchID] = l.LocalTime
+		}
+		_, started, err := e.start(ctx, c, j, customer.Timezone, localTimes[j.LaunchID])
 		var refused *StartError
 		switch {
 		case errors.As(err, &refused): // recorded on the journey

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/omni-orchestrator/omni/campaign"
@@ -171,5 +172,54 @@ func TestAJourneyThatCannotStartSaysSo(t *testing.T) {
 	j, err := env.Store.Journey(ctx, journey.ID(c.ID, "c0"))
 	if err != nil || j.Status != journey.Failed || !strings.Contains(j.ExitReason, "could not start") {
 		t.Fatalf("journey %+v, %v", j, err)
+	}
+}
+
+// A paced launch's batch enrolls one page of its pace's size; the
+// journeys of a launch at a local time wait for it first, those the
+// reconciler starts too.
+func TestAPacedLaunchAtLocalTime(t *testing.T) {
+	env, c := setUp(t, 5)
+	ctx := context.Background()
+	clock := time.Now().UTC().Add(3 * time.Hour).Format("15:04")
+	l := store.Launch{ID: "launch:greet:paced", CampaignID: c.ID, Version: c.Version, Audience: store.Audience{All: true}, Status: "running",
+		Delivery: store.Delivery{LocalTime: clock, RatePerMinute: 20}, RunID: "run-of-the-test"}
+	if err := env.Store.CreateLaunch(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	var suite testsuite.WorkflowTestSuite
+	acts := &enroll.Activities{Enroller: env.Enroller, PageSize: 10, Concurrency: 4}
+	ae := suite.NewTestActivityEnvironment()
+	ae.RegisterActivity(acts)
+	v, err := ae.ExecuteActivity(acts.EnrollBatch, enroll.LaunchInput{LaunchID: l.ID, CampaignID: c.ID, Version: c.Version, RatePerMinute: 20})
+	var b enroll.Batch
+	if err != nil || v.Get(&b) != nil || b.Progress.Enrolled != 2 || b.After != "c1" || b.Done {
+		t.Fatalf("paced batch %+v, %v; want one page of 2", b, err)
+	}
+	// c4's enrolment by the launch was cut short after its row.
+	if _, _, _, _, err := env.Store.Enter(ctx, store.Entrance{CampaignID: c.ID, Version: c.Version, CustomerID: "c4", StartAt: "mail", LaunchID: l.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := env.Enroller.Reconcile(ctx, 0); err != nil || n != 1 {
+		t.Fatalf("reconciled %d: %v", n, err)
+	}
+	for _, customer := range []string{"c0", "c1", "c4"} {
+		eventually(t, customer+"'s journey to wait for "+clock, func() bool {
+			it := env.Temporal.GetWorkflowHistory(ctx, journey.ID(c.ID, customer), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			for it.HasNext() {
+				e, err := it.Next()
+				if err != nil {
+					return false
+				}
+				switch e.EventType {
+				case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+					t.Fatalf("%s's journey sent before its local time", customer)
+				case enumspb.EVENT_TYPE_TIMER_STARTED:
+					d := e.GetTimerStartedEventAttributes().StartToFireTimeout.AsDuration()
+					return d > 2*time.Hour && d <= 3*time.Hour
+				}
+			}
+			return false
+		})
 	}
 }

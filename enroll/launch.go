@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
 
@@ -16,7 +18,8 @@ import (
 )
 
 // LaunchInput names the campaign version and the audience to enroll, and
-// where an earlier run of the launch stopped.
+// where an earlier run of the launch stopped. A run of a schedule starts
+// with the campaign and the schedule only, and records its launch first.
 type LaunchInput struct {
 	LaunchID   string
 	CampaignID string
@@ -24,6 +27,10 @@ type LaunchInput struct {
 	Audience   store.Audience
 	After      string // the last customer id gone through
 	Progress   store.LaunchProgress
+	// ScheduleID is the schedule whose run this is.
+	ScheduleID string `json:",omitempty"`
+	// RatePerMinute paces the launch (0: as fast as the workers go).
+	RatePerMinute int `json:",omitempty"`
 }
 
 // A launch enrolls pagesPerBatch pages per activity, and continues as new
@@ -36,7 +43,8 @@ const (
 )
 
 // Launch enrolls an audience in a campaign, in batches of pages, each from
-// a heartbeating activity.
+// a heartbeating activity; a paced launch one page at a time, a timer
+// between pages.
 func Launch(ctx workflow.Context, in LaunchInput) (store.LaunchProgress, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 24 * time.Hour,
@@ -45,6 +53,17 @@ func Launch(ctx workflow.Context, in LaunchInput) (store.LaunchProgress, error) 
 		HeartbeatTimeout: 10 * time.Second,
 	})
 	var a *Activities
+	// A run of a schedule records its launch first. Launches started before
+	// schedules and pacing all have a launch id and no rate, so they take
+	// neither new path and replay as they ran: no GetVersion is needed.
+	if in.LaunchID == "" {
+		in.LaunchID = workflow.GetInfo(ctx).WorkflowExecution.ID
+		var l store.Launch
+		if err := workflow.ExecuteActivity(ctx, a.BeginRun, in).Get(ctx, &l); err != nil || l.ID == "" {
+			return in.Progress, err
+		}
+		in.Version, in.RatePerMinute = l.Version, l.RatePerMinute
+	}
 	if workflow.GetVersion(ctx, launchInBatches, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		// Launches started before batches run their one activity.
 		var p store.LaunchProgress
@@ -55,6 +74,7 @@ func Launch(ctx workflow.Context, in LaunchInput) (store.LaunchProgress, error) 
 	// would otherwise be copied into the history with every batch.
 	in.Audience = store.Audience{}
 	for range batchesPerRun {
+		began := workflow.Now(ctx)
 		var b Batch
 		if err := workflow.ExecuteActivity(ctx, a.EnrollBatch, in).Get(ctx, &b); err != nil {
 			return in.Progress, err
@@ -63,8 +83,28 @@ func Launch(ctx workflow.Context, in LaunchInput) (store.LaunchProgress, error) 
 		if b.Done {
 			return in.Progress, nil
 		}
+		if in.RatePerMinute > 0 {
+			size, every := pace(in.RatePerMinute)
+			if wait := every - workflow.Now(ctx).Sub(began); wait > 0 {
+				summary := fmt.Sprintf("pacing: %d customers every %s", size, every)
+				if err := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: summary}).Get(ctx, nil); err != nil {
+					return in.Progress, err
+				}
+			}
+		}
 	}
 	return in.Progress, workflow.NewContinueAsNewError(ctx, Launch, in)
+}
+
+// maxPacedPage bounds the page of a paced launch.
+const maxPacedPage = 1000
+
+// pace is how a launch of rate enrolments a minute goes: a page of size
+// customers every `every`, about ten pages a minute, so that the rate
+// holds within seconds and a page is never one long burst.
+func pace(rate int) (size int, every time.Duration) {
+	size = min(max(rate/10, 1), maxPacedPage)
+	return size, time.Duration(size) * time.Minute / time.Duration(rate)
 }
 
 // Batch is where a batch of pages left the launch.
@@ -92,26 +132,66 @@ type cursor struct {
 // EnrollAudience enrolls the whole audience in one activity, for launches
 // started before batches.
 func (a *Activities) EnrollAudience(ctx context.Context, in LaunchInput) (store.LaunchProgress, error) {
-	b, err := a.enroll(ctx, in, 0)
+	b, err := a.enroll(ctx, in, "", 0, a.PageSize)
 	return b.Progress, err
 }
 
 // EnrollBatch enrolls the next pagesPerBatch pages of the launch's
-// audience, as recorded on the launch.
+// audience, as recorded on the launch; of a paced launch, the next page
+// of the pace's size.
 func (a *Activities) EnrollBatch(ctx context.Context, in LaunchInput) (Batch, error) {
 	l, err := a.Enroller.Store.Launch(ctx, in.LaunchID)
 	if err != nil {
 		return Batch{}, fmt.Errorf("launch %s: %w", in.LaunchID, err)
 	}
 	in.Audience = l.Audience
-	return a.enroll(ctx, in, pagesPerBatch)
+	if in.RatePerMinute > 0 {
+		size, _ := pace(in.RatePerMinute)
+		return a.enroll(ctx, in, l.LocalTime, 1, size)
+	}
+	return a.enroll(ctx, in, l.LocalTime, pagesPerBatch, a.PageSize)
+}
+
+// BeginRun records the launch of a schedule's run, once: of the
+// campaign's latest version, to the schedule's audience, under the run's
+// workflow id, which Temporal makes of the schedule's and the run's time.
+// A cancelled campaign enrolls nobody again: the run deletes its schedule
+// and records no launch (an empty one returned).
+func (a *Activities) BeginRun(ctx context.Context, in LaunchInput) (store.Launch, error) {
+	st := a.Enroller.Store
+	s, err := st.Schedule(ctx, in.ScheduleID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Launch{}, temporal.NewNonRetryableApplicationError("no schedule "+in.ScheduleID, "NoSchedule", err)
+	}
+	if err != nil {
+		return store.Launch{}, err
+	}
+	c, err := st.Campaign(ctx, in.CampaignID)
+	if err != nil {
+		return store.Launch{}, fmt.Errorf("campaign %s: %w", in.CampaignID, err)
+	}
+	if c.Status == store.CampaignCancelled {
+		if err := a.Enroller.Unschedule(ctx, c.ID, s.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Launch{}, err
+		}
+		return store.Launch{}, nil
+	}
+	l := store.Launch{
+		ID: in.LaunchID, CampaignID: c.ID, Version: c.Version, Audience: s.Audience, Status: "running",
+		ScheduleID: s.ID, Delivery: s.Delivery, RunID: activity.GetInfo(ctx).WorkflowExecution.RunID,
+	}
+	if err := st.CreateLaunch(ctx, l); err != nil {
+		return store.Launch{}, err
+	}
+	return st.Launch(ctx, l.ID)
 }
 
 // enroll pages through the audience in customer id order, after in.After,
-// and enrolls each customer the filter selects, recording progress on the
-// launch after each page; pages 0 goes to the end. A retried activity
-// resumes after the last page it heartbeated.
-func (a *Activities) enroll(ctx context.Context, in LaunchInput, pages int) (Batch, error) {
+// size customers a page, and enrolls each customer the filter selects
+// (starting their journeys at their localTime, if set), recording progress
+// on the launch after each page; pages 0 goes to the end. A retried
+// activity resumes after the last page it heartbeated.
+func (a *Activities) enroll(ctx context.Context, in LaunchInput, localTime string, pages, size int) (Batch, error) {
 	st := a.Enroller.Store
 	cur := cursor{After: in.After, Progress: in.Progress}
 	if activity.HasHeartbeatDetails(ctx) {
@@ -127,7 +207,7 @@ func (a *Activities) enroll(ctx context.Context, in LaunchInput, pages int) (Bat
 	listed := append([]string(nil), in.Audience.CustomerIDs...)
 	sort.Strings(listed)
 	for n := 0; pages == 0 || n < pages; n++ {
-		page, last, skipped, err := a.page(ctx, in.Audience, listed, cur.After)
+		page, last, skipped, err := a.page(ctx, in.Audience, listed, cur.After, size)
 		if err != nil {
 			return b(false), err
 		}
@@ -150,7 +230,7 @@ func (a *Activities) enroll(ctx context.Context, in LaunchInput, pages int) (Bat
 		beat := func() { activity.RecordHeartbeat(ctx, done) }
 		cur.Progress.Audience += len(page) + skipped
 		cur.Progress.Skip("unknown_customer", skipped)
-		if err := a.enrollPage(ctx, in.LaunchID, c, page, &cur.Progress, beat); err != nil {
+		if err := a.enrollPage(ctx, entrance{launchID: in.LaunchID, localTime: localTime}, c, page, &cur.Progress, beat); err != nil {
 			return b(false), err
 		}
 		cur.After = last
@@ -162,17 +242,18 @@ func (a *Activities) enroll(ctx context.Context, in LaunchInput, pages int) (Bat
 	return b(false), nil
 }
 
-// page returns the customers of the next page after the id `after`, and the
-// last audience id the page covers ("" when the audience is exhausted).
-// Listed ids that name no customer are counted as skipped. A segment's
-// members are read as the launch reaches them: who joined meanwhile is in.
-func (a *Activities) page(ctx context.Context, audience store.Audience, listed []string, after string) (customers []store.Customer, last string, skipped int, err error) {
+// page returns the customers of the next page of size after the id
+// `after`, and the last audience id the page covers ("" when the audience
+// is exhausted). Listed ids that name no customer are counted as skipped.
+// A segment's members are read as the launch reaches them: who joined
+// meanwhile is in.
+func (a *Activities) page(ctx context.Context, audience store.Audience, listed []string, after string, size int) (customers []store.Customer, last string, skipped int, err error) {
 	st := a.Enroller.Store
 	if audience.All || audience.Segment != "" {
 		if audience.Segment != "" {
-			customers, err = st.SegmentCustomersAfter(ctx, audience.Segment, after, a.PageSize)
+			customers, err = st.SegmentCustomersAfter(ctx, audience.Segment, after, size)
 		} else {
-			customers, err = st.CustomersAfter(ctx, after, a.PageSize)
+			customers, err = st.CustomersAfter(ctx, after, size)
 		}
 		if len(customers) > 0 {
 			last = customers[len(customers)-1].ID
@@ -183,7 +264,7 @@ func (a *Activities) page(ctx context.Context, audience store.Audience, listed [
 	for i < len(listed) && listed[i] <= after {
 		i++
 	}
-	chunk := listed[i:min(i+a.PageSize, len(listed))]
+	chunk := listed[i:min(i+size, len(listed))]
 	if len(chunk) == 0 {
 		return nil, "", 0, nil
 	}
@@ -191,15 +272,16 @@ func (a *Activities) page(ctx context.Context, audience store.Audience, listed [
 	return customers, chunk[len(chunk)-1], len(chunk) - len(customers), err
 }
 
-// enrollPage enrolls the customers with bounded concurrency; those the
-// launch enrolled before (this page, retried) count as enrolled.
-func (a *Activities) enrollPage(ctx context.Context, launchID string, c store.Campaign, customers []store.Customer, p *store.LaunchProgress, beat func()) error {
+// enrollPage enrolls the customers with bounded concurrency, as the
+// launch's entrance; those the launch enrolled before (this page, retried)
+// count as enrolled.
+func (a *Activities) enrollPage(ctx context.Context, in entrance, c store.Campaign, customers []store.Customer, p *store.LaunchProgress, beat func()) error {
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.Concurrency)
 	for _, customer := range customers {
 		g.Go(func() error {
-			e, err := a.Enroller.enter(ctx, c, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, entrance{launchID: launchID})
+			e, err := a.Enroller.enter(ctx, c, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, in)
 			if err != nil {
 				return err
 			}

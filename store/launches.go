@@ -37,6 +37,18 @@ type Launch struct {
 	// RunID is the launch workflow's first run, once it is known to have
 	// started.
 	RunID string `json:"run_id,omitempty" db:"run_id"`
+	// ScheduleID is the schedule the launch is a run of, if any.
+	ScheduleID string `json:"schedule_id,omitempty" db:"schedule_id"`
+	Delivery
+}
+
+// Delivery is how a launch delivers: at each customer's local time of day
+// (LocalTime, "HH:MM": each journey waits for the customer's next such
+// time before its first step), and at most RatePerMinute enrolments a
+// minute (0: as fast as the workers go).
+type Delivery struct {
+	LocalTime     string `json:"local_time,omitempty" db:"local_time"`
+	RatePerMinute int    `json:"rate_per_minute,omitempty" db:"rate_per_minute"`
 }
 
 // LaunchProgress is what a launch has done so far.
@@ -68,10 +80,15 @@ func (p *LaunchProgress) Skip(reason string, n int) {
 	p.SkippedReasons[reason] += n
 }
 
-// CreateLaunch records a launch before its workflow starts.
+// CreateLaunch records a launch before its workflow starts (a run of a
+// schedule: as its workflow begins, with its run); a launch recorded
+// already stays as it is.
 func (s *Store) CreateLaunch(ctx context.Context, l Launch) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO launches (id, campaign_id, version, audience) VALUES ($1, $2, $3, $4)`,
-		l.ID, l.CampaignID, l.Version, l.Audience)
+	_, err := s.db.Exec(ctx, `
+INSERT INTO launches (id, campaign_id, version, audience, schedule_id, local_time, rate_per_minute, run_id)
+VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), nullif($7, 0), nullif($8, ''))
+ON CONFLICT (id) DO NOTHING`,
+		l.ID, l.CampaignID, l.Version, l.Audience, l.ScheduleID, l.LocalTime, l.RatePerMinute, l.RunID)
 	return err
 }
 
@@ -92,7 +109,8 @@ func (s *Store) Launch(ctx context.Context, id string) (Launch, error) {
 }
 
 const launchColumns = `id, campaign_id, version, audience, status, audience_size, enrolled, already_enrolled, skipped, skipped_reasons,
-	created_at, finished_at, coalesce(run_id, '') AS run_id`
+	created_at, finished_at, coalesce(run_id, '') AS run_id, coalesce(schedule_id, '') AS schedule_id,
+	coalesce(local_time, '') AS local_time, coalesce(rate_per_minute, 0) AS rate_per_minute`
 
 // StartedLaunch records that a launch's workflow runs.
 func (s *Store) StartedLaunch(ctx context.Context, id, runID string) error {

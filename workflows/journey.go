@@ -32,6 +32,10 @@ type JourneyInput struct {
 	// templates and conditions see its properties as `event`, and waits
 	// match later events against them.
 	Event *journey.Event `json:",omitempty"`
+	// LocalTime ("HH:MM") holds the journey, before its first step, until
+	// the customer's next such time of day in Timezone: a launch that
+	// delivers at each customer's local time.
+	LocalTime string `json:",omitempty"`
 	// Paused starts the journey paused, under the campaign's control Seq
 	// (a journey enrolled in a paused campaign).
 	Paused  bool
@@ -116,6 +120,14 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 	}
 
 	name := in.Definition.StartAt
+	// Journeys started before LocalTime have none: they replay as they ran.
+	if in.LocalTime != "" {
+		now := workflow.Now(ctx)
+		d := campaign.NextLocal(now, j.loc, in.LocalTime).Sub(now)
+		if err := j.pause(ctx, name, d, "waiting for "+in.LocalTime+" local time"); err != nil {
+			return j.fail(ctx, name, err)
+		}
+	}
 	for {
 		j.drain()
 		if status, reason := j.stop(); status != "" {
@@ -148,17 +160,22 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		default:
 			return j.result(journey.Failed, ""), temporal.NewNonRetryableApplicationError("step "+name+" has no kind", "InvalidDefinition", nil)
 		}
-		if temporal.IsCanceledError(err) {
-			// Cancelled from the UI or CLI: record it, then end as cancelled.
-			dctx, _ := workflow.NewDisconnectedContext(ctx)
-			res, _ := j.finish(dctx, name, journey.Cancelled, "cancelled")
-			return res, err
-		}
 		if err != nil {
-			return j.result(journey.Failed, err.Error()), err
+			return j.fail(ctx, name, err)
 		}
 		name = next
 	}
+}
+
+// fail ends the journey on an error of step name: cancelled from the UI or
+// CLI (recorded, then ended as cancelled), or failed.
+func (j *interpreter) fail(ctx workflow.Context, name string, err error) (JourneyResult, error) {
+	if temporal.IsCanceledError(err) {
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		res, _ := j.finish(dctx, name, journey.Cancelled, "cancelled")
+		return res, err
+	}
+	return j.result(journey.Failed, err.Error()), err
 }
 
 // signalsInOrder is the change that has a journey take its signals itself,

@@ -319,3 +319,40 @@ func TestAResumeInTheSameTaskAsATimerReleasesTheSend(t *testing.T) {
 		t.Fatalf("sends at %v, want one when the delay ends", h.deliveredAt)
 	}
 }
+
+// A launch that delivers at each customer's local time holds each journey
+// until the customer's next such time of day, in their own time zone: the
+// same morning in Berlin, the next one in Tokyo, where it is past nine.
+func TestLocalTimeStartsTheJourneyAtTheCustomersTimeOfDay(t *testing.T) {
+	start := time.Date(2026, 12, 4, 7, 30, 0, 0, time.UTC) // 08:30 in Berlin, 16:30 in Tokyo
+	for _, c := range []struct {
+		timezone string
+		want     time.Time
+	}{
+		{"Europe/Berlin", time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)},
+		{"Asia/Tokyo", time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)},
+	} {
+		t.Run(c.timezone, func(t *testing.T) {
+			h := newHarness(t)
+			h.env.SetStartTime(start)
+			h.runWith(delayedSend, JourneyInput{Timezone: c.timezone, LocalTime: "09:00"})
+			if len(h.deliveredAt) != 1 || !h.deliveredAt[0].Equal(c.want.Add(time.Hour)) { // the campaign's delay is 1h
+				t.Fatalf("sends at %v, want one at %v", h.deliveredAt, c.want.Add(time.Hour))
+			}
+		})
+	}
+}
+
+// A journey waiting for the local time ends there when the customer
+// leaves the campaign meanwhile.
+func TestAnExitWhileWaitingForTheLocalTimeEndsTheJourney(t *testing.T) {
+	h := newHarness(t)
+	h.env.SetStartTime(time.Date(2026, 12, 4, 7, 30, 0, 0, time.UTC))
+	h.respond(10*time.Minute, "u1", "unsubscribed")
+	res := h.runWith(`{"id": "exit", "start_at": "mail", "rules": {"exit_on": ["unsubscribed"]}, "steps": {
+	  "mail":  {"send": {"channel": "email", "template": {"subject": "Hi", "body": "Hi"}}, "next": "done"},
+	  "done":  {"exit": {}}}}`, JourneyInput{Timezone: "Europe/Berlin", LocalTime: "09:00"})
+	if res.Status != journey.Exited || len(h.delivers) != 0 {
+		t.Fatalf("result %+v after %d sends", res, len(h.delivers))
+	}
+}

@@ -298,7 +298,7 @@ func runReference(ctx context.Context, st *store.Store, enroller *enroll.Enrolle
 		return 0, 0, "", "", err
 	}
 	start := time.Now()
-	launch, err := enroller.StartLaunch(ctx, ref, store.Audience{All: true})
+	launch, err := enroller.StartLaunch(ctx, ref, store.Audience{All: true}, store.Delivery{})
 	if err != nil {
 		return 0, 0, "", "", err
 	}
@@ -464,7 +464,7 @@ func responseLatency(ctx context.Context, st *store.Store, enroller *enroll.Enro
 	if err != nil {
 		return err
 	}
-	if _, err := enroller.StartLaunch(ctx, c, store.Audience{All: true}); err != nil {
+	if _, err := enroller.StartLaunch(ctx, c, store.Audience{All: true}, store.Delivery{}); err != nil {
 		return err
 	}
 	if err := poll(func() (bool, error) {
