@@ -91,11 +91,12 @@ func TestSendGridEventWebhook(t *testing.T) {
 	for _, id := range []string{"ada", "bob"} {
 		c.must(201, "POST", "/v1/campaigns/news/enroll", `{"customer_id": "`+id+`"}`)
 	}
+	// An email once sent: bob's is found by its provider id.
 	msgOf := func(id string) map[string]any {
 		var ms []map[string]any
-		eventually(t, id+"'s email", func() bool {
+		eventually(t, id+"'s email sent", func() bool {
 			ms = messages(c.must(200, "GET", "/v1/customers/"+id, nil))
-			return len(ms) == 1
+			return len(ms) == 1 && ms[0]["provider_message_id"] != nil
 		})
 		return ms[0]
 	}
