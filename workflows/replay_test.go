@@ -20,6 +20,7 @@ import (
 
 	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/codec"
+	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/internal/testenv"
 	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
@@ -106,15 +107,41 @@ func example() string {
 }`
 }
 
+// cartCampaign is the abandoned cart of v0.6: an event enters, the
+// order of the same cart ends the wait, a cancelled account the journey.
+const cartCampaign = `{
+  "id": "cart", "start_at": "email-1",
+  "trigger": {"event": "cart_abandoned", "where": {"property": "total", "gte": 20}},
+  "entry": {"key": "cart_id", "reentry": "after_exit"},
+  "rules": {"exit_on_events": ["account_closed"]},
+  "steps": {
+    "email-1": {"send": {"channel": "email", "template": {"subject": "Your cart", "body": "{{event.total}} EUR"}}, "next": "wait-1"},
+    "wait-1":  {"wait": {"events": ["order_placed"], "match": ["cart_id"], "for": ["clicked"], "timeout": "3s"},
+                "on": {"order_placed": "done", "clicked": "wait-1", "timeout": "push-1"}},
+    "push-1":  {"send": {"channel": "push", "template": {"title": "Still yours", "body": "{{event.total}} EUR"}}, "next": "done"},
+    "done":    {"exit": {}}
+  }
+}`
+
 type scenario struct {
 	campaign  string
 	customer  store.CustomerPatch
 	responses []string // sent one after another, 300ms apart
+	// entry, when set, enters by this event (a trigger) instead of an
+	// enrolment; events are sent after the responses, 300ms apart.
+	entry  *journey.Event
+	events []journey.Event
 	// stalled stops the worker once the first wait has started, sends the
 	// responses, lets the wait's timer fire and starts a new worker: the
 	// journey's next workflow task brings the signals and the timer
 	// together, the signals first (as after a worker restart or a backlog).
 	stalled bool
+}
+
+var cartA = journey.Event{EventID: "cart-a", Name: "cart_abandoned", Properties: map[string]any{"cart_id": "A", "total": 42}, OccurredAt: time.Now()}
+
+func order(cart string) journey.Event {
+	return journey.Event{EventID: "order-" + cart, Name: "order_placed", Properties: map[string]any{"cart_id": cart}, OccurredAt: time.Now()}
 }
 
 func releaseScenarios() map[string]scenario {
@@ -133,6 +160,12 @@ func releaseScenarios() map[string]scenario {
 		// The wait's timeout is 2s: the click arrives before it, but is
 		// handled in the same workflow task as the timer.
 		"signal-before-timer": {campaign: v01Campaign, customer: with(full, "signal-before-timer"), responses: []string{"clicked"}, stalled: true},
+		// Another cart's order does not end the wait; this cart's does.
+		"cart-ordered": {campaign: cartCampaign, customer: with(full, "cart-ordered"), entry: &cartA,
+			events: []journey.Event{order("B"), order("A")}},
+		"cart-timeout": {campaign: cartCampaign, customer: with(full, "cart-timeout"), entry: &cartA, events: []journey.Event{order("B")}},
+		"cart-exited": {campaign: cartCampaign, customer: with(full, "cart-exited"), entry: &cartA,
+			events: []journey.Event{{EventID: "closed", Name: "account_closed", OccurredAt: time.Now()}}},
 	}
 }
 
@@ -165,7 +198,12 @@ func TestRecordHistories(t *testing.T) {
 			if _, err := env.Store.UpsertCustomers(ctx, []store.CustomerPatch{sc.customer}); err != nil {
 				t.Fatal(err)
 			}
-			e, err := env.Enroller.Enroll(ctx, c, store.CustomerRef{ID: sc.customer.ID}, nil)
+			var e enroll.Enrollment
+			if sc.entry != nil {
+				e, err = env.Enroller.Trigger(ctx, c, store.CustomerRef{ID: sc.customer.ID}, *sc.entry)
+			} else {
+				e, err = env.Enroller.Enroll(ctx, c, store.CustomerRef{ID: sc.customer.ID}, nil)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -179,6 +217,12 @@ func TestRecordHistories(t *testing.T) {
 				err := env.Temporal.SignalWorkflow(ctx, e.WorkflowID, "", journey.ResponseSignal,
 					journey.Response{EventID: fmt.Sprintf("%s-%d", typ, i), Type: typ, Channel: "email"})
 				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, ev := range sc.events {
+				time.Sleep(300 * time.Millisecond)
+				if err := env.Temporal.SignalWorkflow(ctx, e.WorkflowID, "", journey.EventSignal, ev); err != nil {
 					t.Fatal(err)
 				}
 			}
