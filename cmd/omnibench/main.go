@@ -158,6 +158,7 @@ func run() error {
 		rounds:  envInt("BENCH_ROUNDS", 2),
 		wait:    5 * time.Second,
 		servers: strings.Split(env("BENCH_SERVERS", "dev,postgres"), ","),
+		skip:    strings.Split(os.Getenv("BENCH_SKIP"), ","),
 	}
 	cfg.waiting = envInt("BENCH_WAITING", cfg.n)
 	if d, err := time.ParseDuration(os.Getenv("BENCH_WAIT")); err == nil && d > 0 {
@@ -218,7 +219,7 @@ func run() error {
 type config struct {
 	n, waiting, rate, rounds int
 	wait                     time.Duration
-	servers                  []string
+	servers, skip            []string
 }
 
 // measureServer runs every phase against the server at hostPort, with a fresh
@@ -336,8 +337,8 @@ func measureServer(ctx context.Context, cfg config, server, hostPort, pgServer s
 	// alternate over BENCH_ROUNDS rounds (in one order, then reversed)
 	// and each figure sums over the rounds.
 	took := map[string]time.Duration{}
-	starts := func(name string, c client.Client, opts client.StartWorkflowOptions, wf any, args ...any) func() error {
-		return func() error {
+	starts := func(name string, c client.Client, opts client.StartWorkflowOptions, wf any, args ...any) phase {
+		return phase{name, func() error {
 			step(name)
 			start := time.Now()
 			runs, err := startAll(ctx, c, n, concurrency, opts, strings.ReplaceAll(name, " ", "-"), wf, args...)
@@ -346,10 +347,10 @@ func measureServer(ctx context.Context, cfg config, server, hostPort, pgServer s
 				err = waitAll(ctx, runs)
 			}
 			return err
-		}
+		}}
 	}
-	baseline := func(name string, wf any) func() error {
-		return func() error {
+	baseline := func(name string, wf any) phase {
+		return phase{name, func() error {
 			step(name)
 			start := time.Now()
 			runs, err := startAll(ctx, plain, n, concurrency, client.StartWorkflowOptions{TaskQueue: "baseline"}, strings.ReplaceAll(name, " ", "-"), wf, cfg.wait)
@@ -361,11 +362,11 @@ func measureServer(ctx context.Context, cfg config, server, hostPort, pgServer s
 				res.Cost.Baseline, err = cost(ctx, tc, runs[0].GetID())
 			}
 			return err
-		}
+		}}
 	}
 	launches := 0
-	reference := func(name string, e *enroll.Enroller) func() error {
-		return func() error {
+	reference := func(name string, e *enroll.Enroller) phase {
+		return phase{name, func() error {
 			step(name)
 			launches++
 			id := fmt.Sprintf("%s-%d", strings.ReplaceAll(name, " ", "-"), launches)
@@ -379,11 +380,11 @@ func measureServer(ctx context.Context, cfg config, server, hostPort, pgServer s
 				}
 			}
 			return err
-		}
+		}}
 	}
 	for round := range cfg.rounds {
 		step(fmt.Sprintf("%s server, round %d of %d", server, round+1, cfg.rounds))
-		phases := []func() error{
+		phases := []phase{
 			starts("raw", plain, client.StartWorkflowOptions{TaskQueue: "baseline"}, Noop),
 			starts("raw journey-shaped", tc, shapedOptions, NoopJourney, shapedInput),
 			baseline("baseline", Baseline),
@@ -394,25 +395,36 @@ func measureServer(ctx context.Context, cfg config, server, hostPort, pgServer s
 			reference("omni four pollers", pollersEnroller),
 			reference("omni without the codec", plainEnroller),
 		}
+		phases = slices.DeleteFunc(phases, func(p phase) bool {
+			return slices.ContainsFunc(cfg.skip, func(s string) bool { return s != "" && strings.Contains(p.name, s) })
+		})
 		if round%2 == 1 {
 			slices.Reverse(phases)
 		}
 		for _, phase := range phases {
-			if err := phase(); err != nil {
+			if err := phase.run(); err != nil {
 				return res, err
 			}
 		}
 	}
 	total := float64(n * cfg.rounds)
-	rate := func(name string) float64 { return total / took[name].Seconds() }
+	rate := func(name string) float64 { // 0 for a phase skipped
+		if took[name] == 0 {
+			return 0
+		}
+		return total / took[name].Seconds()
+	}
 	res.RawStarts, res.Baseline = rate("raw"), rate("baseline")
 	res.Enrollment, res.Journeys = rate("omni enrollment"), rate("omni")
-	res.EnrollRatio, res.JourneyRatio = res.Enrollment/res.RawStarts, res.Journeys/res.Baseline
+	res.EnrollRatio, res.JourneyRatio = ratio(res.Enrollment, res.RawStarts), ratio(res.Journeys, res.Baseline)
 	res.PlainJourneys = rate("omni without the codec")
-	res.CodecRatio = res.Journeys / res.PlainJourneys
+	res.CodecRatio = ratio(res.Journeys, res.PlainJourneys)
 	res.TwoWorkers = rate("omni two workers")
-	res.ScaleOut = res.TwoWorkers / res.Journeys
+	res.ScaleOut = ratio(res.TwoWorkers, res.Journeys)
 	experiment := func(name, changed, of string, perSecond float64, against string, to float64) {
+		if perSecond == 0 || to == 0 {
+			return
+		}
 		res.Experiments = append(res.Experiments, Experiment{Name: name, Changed: changed, Measures: of,
 			PerSecond: perSecond, ComparedWith: against, Ratio: perSecond / to})
 	}
@@ -863,4 +875,19 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+b.key)
 	return b.base.RoundTrip(r)
+}
+
+// ratio is a/b, 0 where either was not measured.
+func ratio(a, b float64) float64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// phase is one measurement of a round, by name (BENCH_SKIP leaves out the
+// phases whose names contain one of its comma-separated words).
+type phase struct {
+	name string
+	run  func() error
 }
