@@ -212,8 +212,13 @@ func run() error {
 		} else {
 			report.Postgres = &res
 		}
+		// Written after each server, so a run cut short keeps what it
+		// measured.
+		if err := saveJSON(report, fmt.Sprintf("%s-n%d.json", report.Date.Format("2006-01-02T150405Z"), cfg.n)); err != nil {
+			return err
+		}
 	}
-	return saveJSON(report, fmt.Sprintf("%s-n%d.json", report.Date.Format("2006-01-02T150405Z"), cfg.n))
+	return nil
 }
 
 type config struct {
@@ -395,9 +400,7 @@ func measureServer(ctx context.Context, cfg config, server, hostPort, pgServer s
 			reference("omni four pollers", pollersEnroller),
 			reference("omni without the codec", plainEnroller),
 		}
-		phases = slices.DeleteFunc(phases, func(p phase) bool {
-			return slices.ContainsFunc(cfg.skip, func(s string) bool { return s != "" && strings.Contains(p.name, s) })
-		})
+		phases = slices.DeleteFunc(phases, func(p phase) bool { return cfg.skips(server, p.name) })
 		if round%2 == 1 {
 			slices.Reverse(phases)
 		}
@@ -877,6 +880,17 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.base.RoundTrip(r)
 }
 
+// skips says whether BENCH_SKIP leaves out the phase on server: an entry
+// is a word of phase names, for every server, or server:word.
+func (c config) skips(server, phase string) bool {
+	return slices.ContainsFunc(c.skip, func(s string) bool {
+		if on, word, ok := strings.Cut(s, ":"); ok {
+			return on == server && strings.Contains(phase, word)
+		}
+		return s != "" && strings.Contains(phase, s)
+	})
+}
+
 // ratio is a/b, 0 where either was not measured.
 func ratio(a, b float64) float64 {
 	if a == 0 || b == 0 {
@@ -885,8 +899,7 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// phase is one measurement of a round, by name (BENCH_SKIP leaves out the
-// phases whose names contain one of its comma-separated words).
+// phase is one measurement of a round, by name.
 type phase struct {
 	name string
 	run  func() error
