@@ -33,8 +33,9 @@ type Enroller struct {
 	// back with its start (eager workflow start), to this process's
 	// worker, skipping a trip through the task queue. The SDK asks for it
 	// only where a worker of TaskQueue shares Temporal (the client) and
-	// has a free slot: in `omni worker`, for launches; elsewhere it is a
-	// plain start.
+	// has a free slot; elsewhere it is a plain start. omni leaves it off:
+	// `make bench` measures it as an experiment, and journeys complete no
+	// faster with it while launches slow down (README, make bench).
 	EagerStart bool
 }
 
