@@ -1,23 +1,29 @@
-// Command omnibench measures omni against the Temporal server it runs on,
-// in one run: it starts a Temporal dev server, a fresh PostgreSQL database,
-// an omni worker and API with sandbox channels, and prints a table (also
-// written as JSON under bench/results/):
+// Command omnibench measures omni against the Temporal servers it runs on,
+// in one run, for each of BENCH_SERVERS in turn: the Temporal dev server,
+// and a Temporal server persisting to PostgreSQL (the compose file's
+// topology; see server.go). Against each it starts a fresh PostgreSQL
+// database, omni workers and an API with sandbox channels, and prints a
+// table; both servers' figures go side by side into one JSON file under
+// bench/results/. Over BENCH_ROUNDS rounds (default 2) the phases
+// alternate their order:
 //
 //   - raw starts: the server's workflow-start rate for a no-op workflow,
-//     at the launch's concurrency;
+//     at the launch's concurrency, and the same started like a journey
+//     (its encrypted input, search attributes and summary);
 //   - enrollment: a launch of the reference campaign to BENCH_N customers;
-//     raw, baseline and omni alternate over BENCH_ROUNDS rounds (default 2);
 //   - journeys: the reference campaign (email, wait BENCH_WAIT for a click,
 //     push, exit) run to completion for all of them;
 //   - baseline: a hand-written workflow of the same shape (two activities,
-//     one timer, no database), and omni's ratio to it;
-//   - codec: the same journeys with payloads in clear (a client and workers
-//     without the payload codec, on a task queue of their own), and the
-//     ratio of omni's journeys, encrypted as always, to them;
-//   - cost: history events and billable actions per journey, from histories;
-//   - responses: latency from POST /v1/responses to the journey acting on it,
-//     at BENCH_RATE per second, with BENCH_N journeys waiting;
-//   - memory: the worker's RSS with BENCH_N journeys waiting.
+//     one timer, no database), and omni's ratio to it; also behind a
+//     workflow.GetVersion;
+//   - experiments: eager workflow start, two workers on one task queue,
+//     one worker with twice the pollers, and the journeys without the
+//     payload codec, each as a ratio to what it changes;
+//   - cost: history events, billable actions and start-input bytes per
+//     journey, from histories;
+//   - responses: latency from POST /v1/responses to the journey acting on
+//     it, at BENCH_RATE per second, with BENCH_WAITING journeys waiting;
+//   - memory: the process's RSS with those journeys waiting.
 //
 // `omnibench history` measures the read models on a year of history
 // instead (see history.go). `make bench` runs both. Nothing here passes or
