@@ -29,6 +29,14 @@ type Enroller struct {
 	TaskQueue string
 	// DefaultTimezone serves customers without a time zone.
 	DefaultTimezone string
+	// EagerStart asks the server to hand a journey's first workflow task
+	// back with its start (eager workflow start), to this process's
+	// worker, skipping a trip through the task queue. The SDK asks for it
+	// only where a worker of TaskQueue shares Temporal (the client) and
+	// has a free slot; elsewhere it is a plain start. omni leaves it off:
+	// `make bench` measures it as an experiment, and journeys complete no
+	// faster with it while launches slow down (README, make bench).
+	EagerStart bool
 }
 
 // Enrollment is the journey a customer is in.
@@ -191,7 +199,8 @@ func (e *Enroller) start(ctx context.Context, c store.Campaign, j store.Journey,
 			journey.CampaignIDAttr.ValueSet(c.ID),
 			journey.CustomerIDAttr.ValueSet(j.CustomerID),
 		),
-		StaticSummary: fmt.Sprintf("%s v%d for customer %s", c.ID, c.Version, j.CustomerID),
+		StaticSummary:    fmt.Sprintf("%s v%d for customer %s", c.ID, c.Version, j.CustomerID),
+		EnableEagerStart: e.EagerStart,
 	}, workflows.Journey, input)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	var refused *serviceerror.InvalidArgument

@@ -223,3 +223,31 @@ func TestAPacedLaunchAtLocalTime(t *testing.T) {
 		})
 	}
 }
+
+// With EagerStart, an enroller that shares its client with a worker of the
+// journeys' task queue (as in `omni worker`) is handed each journey's first
+// workflow task with the start; without it, the task goes through the
+// queue.
+func TestEagerStartHandsTheFirstTaskToThisProcess(t *testing.T) {
+	env, c := setUp(t, 2)
+	ctx := context.Background()
+	eager := *env.Enroller
+	eager.EagerStart = true
+	for customer, e := range map[string]*enroll.Enroller{"c0": &eager, "c1": env.Enroller} {
+		if _, err := e.Enroll(ctx, c, store.CustomerRef{ID: customer}, nil); err != nil {
+			t.Fatal(err)
+		}
+		it := env.Temporal.GetWorkflowHistory(ctx, journey.ID(c.ID, customer), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := ev.GetWorkflowExecutionStartedEventAttributes().GetEagerExecutionAccepted(), e.EagerStart; got != want {
+			t.Errorf("journey of %s: started eagerly %v, want %v", customer, got, want)
+		}
+		eventually(t, "journey of "+customer+" waiting", func() bool {
+			j, err := env.Store.Journey(ctx, journey.ID(c.ID, customer))
+			return err == nil && j.CurrentStep == "wait"
+		})
+	}
+}

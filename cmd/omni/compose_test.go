@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"maps"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -32,7 +34,7 @@ func TestComposeFileIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
-	for _, want := range []string{"postgres", "temporal", "temporal-ui", "migrate", "worker", "api"} {
+	for _, want := range []string{"postgres", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "migrate", "worker", "api"} {
 		if !slices.Contains(p.ServiceNames(), want) {
 			t.Errorf("no service %q", want)
 		}
@@ -43,6 +45,55 @@ func TestComposeFileIsValid(t *testing.T) {
 			svc.Environment["OMNI_PAYLOAD_KEYS"] == nil || *svc.Environment["OMNI_PAYLOAD_KEYS"] != testenv.PayloadKeys {
 			t.Errorf("%s: not built here or missing DATABASE_URL/TEMPORAL_ADDRESS/OMNI_PAYLOAD_KEYS", name)
 		}
+	}
+}
+
+// Temporal runs as the temporalio/server image, not the deprecated
+// auto-setup one: its schema is set up by a one-shot admin-tools service of
+// the same version that the server waits for, and the namespace, created
+// by another once the server answers, keeps closed histories longer than a
+// day (the journeys table, not Temporal's retention, decides re-entry).
+func TestComposeRunsTemporalServerWithItsSchemaSetUp(t *testing.T) {
+	t.Setenv("OMNI_PAYLOAD_KEYS", testenv.PayloadKeys)
+	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithOsEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	server, schema, namespace := p.Services["temporal"], p.Services["temporal-schema"], p.Services["temporal-namespace"]
+	image, version, _ := strings.Cut(server.Image, ":")
+	if image != "temporalio/server" {
+		t.Fatalf("temporal runs %s, want temporalio/server", server.Image)
+	}
+	for _, svc := range []types.ServiceConfig{schema, namespace} {
+		if !strings.HasPrefix(svc.Image, "temporalio/admin-tools:"+version+"-") {
+			t.Errorf("%s runs %s, want temporalio/admin-tools at the server's version %s", svc.Name, svc.Image, version)
+		}
+	}
+	if dep := server.DependsOn["temporal-schema"]; dep.Condition != types.ServiceConditionCompletedSuccessfully {
+		t.Errorf("temporal does not wait for its schema: %+v", server.DependsOn)
+	}
+	script := strings.Join(schema.Command, " ")
+	for _, want := range []string{"temporal_visibility", "setup-schema", "update-schema", "postgresql/v12/", "SQL_PLUGIN"} {
+		if !strings.Contains(script+" "+strings.Join(slices.Collect(maps.Keys(schema.Environment)), " "), want) {
+			t.Errorf("temporal-schema does not mention %s", want)
+		}
+	}
+	for _, name := range []string{"worker", "api"} {
+		if dep := p.Services[name].DependsOn["temporal-namespace"]; dep.Condition != types.ServiceConditionCompletedSuccessfully {
+			t.Errorf("%s does not wait for the namespace: %+v", name, p.Services[name].DependsOn)
+		}
+	}
+	fields := strings.Fields(strings.Join(namespace.Command, " "))
+	i := slices.Index(fields, "--retention")
+	if i < 0 || i+1 == len(fields) {
+		t.Fatalf("temporal-namespace sets no retention: %q", namespace.Command)
+	}
+	if d, err := time.ParseDuration(fields[i+1]); err != nil || d <= 24*time.Hour {
+		t.Errorf("namespace retention %q: want more than a day (%v)", fields[i+1], err)
 	}
 }
 

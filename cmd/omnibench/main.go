@@ -1,23 +1,29 @@
-// Command omnibench measures omni against the Temporal server it runs on,
-// in one run: it starts a Temporal dev server, a fresh PostgreSQL database,
-// an omni worker and API with sandbox channels, and prints a table (also
-// written as JSON under bench/results/):
+// Command omnibench measures omni against the Temporal servers it runs on,
+// in one run, for each of BENCH_SERVERS in turn: the Temporal dev server,
+// and a Temporal server persisting to PostgreSQL (the compose file's
+// topology; see server.go). Against each it starts a fresh PostgreSQL
+// database, omni workers and an API with sandbox channels, and prints a
+// table; both servers' figures go side by side into one JSON file under
+// bench/results/. Over BENCH_ROUNDS rounds (default 2) the phases
+// alternate their order:
 //
 //   - raw starts: the server's workflow-start rate for a no-op workflow,
-//     at the launch's concurrency;
+//     at the launch's concurrency, and the same started like a journey
+//     (its encrypted input, search attributes and summary);
 //   - enrollment: a launch of the reference campaign to BENCH_N customers;
-//     raw, baseline and omni alternate over BENCH_ROUNDS rounds (default 2);
 //   - journeys: the reference campaign (email, wait BENCH_WAIT for a click,
 //     push, exit) run to completion for all of them;
 //   - baseline: a hand-written workflow of the same shape (two activities,
-//     one timer, no database), and omni's ratio to it;
-//   - codec: the same journeys with payloads in clear (a client and workers
-//     without the payload codec, on a task queue of their own), and the
-//     ratio of omni's journeys, encrypted as always, to them;
-//   - cost: history events and billable actions per journey, from histories;
-//   - responses: latency from POST /v1/responses to the journey acting on it,
-//     at BENCH_RATE per second, with BENCH_N journeys waiting;
-//   - memory: the worker's RSS with BENCH_N journeys waiting.
+//     one timer, no database), and omni's ratio to it; also behind a
+//     workflow.GetVersion;
+//   - experiments: eager workflow start, two workers on one task queue,
+//     one worker with twice the pollers, and the journeys without the
+//     payload codec, each as a ratio to what it changes;
+//   - cost: history events, billable actions and start-input bytes per
+//     journey, from histories;
+//   - responses: latency from POST /v1/responses to the journey acting on
+//     it, at BENCH_RATE per second, with BENCH_WAITING journeys waiting;
+//   - memory: the process's RSS with those journeys waiting.
 //
 // `omnibench history` measures the read models on a year of history
 // instead (see history.go), `omnibench events` event ingestion and
@@ -49,10 +55,12 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/omni-orchestrator/omni/api"
 	"github.com/omni-orchestrator/omni/auth"
@@ -64,10 +72,12 @@ import (
 	"github.com/omni-orchestrator/omni/responses"
 	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/worker"
+	"github.com/omni-orchestrator/omni/workflows"
 )
 
 // Result is one run's figures, as written to bench/results.
 type Result struct {
+	Server       string    `json:"server"`
 	Date         time.Time `json:"date"`
 	CPUs         int       `json:"cpus"`
 	N            int       `json:"n"`
@@ -84,7 +94,12 @@ type Result struct {
 	// them.
 	PlainJourneys float64 `json:"journeys_without_codec_per_second"`
 	CodecRatio    float64 `json:"journeys_with_codec_to_without"`
-	Cost          struct {
+	// Journeys with two workers on one task queue, and their ratio to one
+	// worker's.
+	TwoWorkers  float64      `json:"journeys_two_workers_per_second"`
+	ScaleOut    float64      `json:"two_workers_to_one"`
+	Experiments []Experiment `json:"experiments"`
+	Cost        struct {
 		Journey  Cost `json:"journey"`
 		Baseline Cost `json:"baseline"`
 		Launch   Cost `json:"launch"`
@@ -103,10 +118,23 @@ type Result struct {
 	} `json:"memory"`
 }
 
+// Experiment is one variant measured in the same rounds as what it is
+// compared with: what it changed, and the ratio of their rates.
+type Experiment struct {
+	Name         string  `json:"name"`
+	Changed      string  `json:"changed"`
+	Measures     string  `json:"measures"`
+	PerSecond    float64 `json:"per_second"`
+	ComparedWith string  `json:"compared_with"`
+	Ratio        float64 `json:"ratio"`
+}
+
 // Cost is what one workflow's history holds.
 type Cost struct {
 	Events  int `json:"events"`
 	Actions int `json:"billable_actions"`
+	// InputBytes is the size of the workflow's start input as stored.
+	InputBytes int `json:"start_input_bytes"`
 }
 
 func main() {
@@ -125,19 +153,31 @@ func main() {
 	}
 }
 
-func run() error {
-	n := envInt("BENCH_N", 2000)
-	rate := envInt("BENCH_RATE", 20)
-	rounds := envInt("BENCH_ROUNDS", 2)
-	wait := 5 * time.Second
-	if d, err := time.ParseDuration(os.Getenv("BENCH_WAIT")); err == nil && d > 0 {
-		wait = d
-	}
-	const concurrency = 16 // the launch's default OMNI_LAUNCH_CONCURRENCY
-	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+// Report is one run's figures, as written to bench/results: the same
+// measurements against the Temporal dev server and against a Temporal
+// server persisting to PostgreSQL, side by side.
+type Report struct {
+	Date     time.Time `json:"date"`
+	CPUs     int       `json:"cpus"`
+	Dev      *Result   `json:"dev_server,omitempty"`
+	Postgres *Result   `json:"postgres_server,omitempty"`
+}
 
-	fmt.Fprintf(os.Stderr, "omnibench: N=%d, wait %v, responses at %d/s; starting Temporal dev server and database\n", n, wait, rate)
+func run() error {
+	cfg := config{
+		n:       envInt("BENCH_N", 2000),
+		rate:    envInt("BENCH_RATE", 100),
+		rounds:  envInt("BENCH_ROUNDS", 2),
+		wait:    5 * time.Second,
+		servers: strings.Split(env("BENCH_SERVERS", "dev,postgres"), ","),
+		skip:    strings.Split(os.Getenv("BENCH_SKIP"), ","),
+	}
+	cfg.waiting = envInt("BENCH_WAITING", cfg.n)
+	if d, err := time.ParseDuration(os.Getenv("BENCH_WAIT")); err == nil && d > 0 {
+		cfg.wait = d
+	}
+	ctx := context.Background()
+	pgServer := env("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 	key, err := codec.GenerateKey("bench")
 	if err != nil {
 		return err
@@ -146,146 +186,329 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// omni's client encrypts, as in production; plain is the same client
-	// without the codec, for the codec's cost, the raw starts and the
-	// baseline.
-	opts := client.Options{Logger: log.NewStructuredLogger(quiet)}
-	cdc.Apply(&opts)
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  temporalCLI(),
-		ClientOptions: &opts,
-		LogLevel:      "error",
-	})
+	report := Report{Date: time.Now().UTC(), CPUs: runtime.NumCPU()}
+	for _, server := range cfg.servers {
+		var hostPort string
+		var stop func()
+		switch server {
+		case "dev":
+			step("starting the Temporal dev server")
+			srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+				ExistingPath:  temporalCLI(),
+				ClientOptions: &client.Options{Logger: quietLogger()},
+				LogLevel:      "error",
+			})
+			if err != nil {
+				return fmt.Errorf("start Temporal dev server: %w", err)
+			}
+			hostPort, stop = srv.FrontendHostPort(), func() { _ = srv.Stop() }
+		case "postgres":
+			step("starting the Temporal server on PostgreSQL (" + temporalServer() + ")")
+			srv, err := startPostgresTemporal(ctx, temporalServer(), pgServer)
+			if err != nil {
+				return err
+			}
+			hostPort, stop = srv.hostPort, srv.Stop
+			step("Temporal server on PostgreSQL at " + hostPort + ", its log in " + srv.dir)
+		default:
+			return fmt.Errorf("BENCH_SERVERS: %q is neither dev nor postgres", server)
+		}
+		res, err := measureServer(ctx, cfg, server, hostPort, pgServer, cdc)
+		stop()
+		if err != nil {
+			return fmt.Errorf("%s server: %w", server, err)
+		}
+		printTable(os.Stdout, res)
+		if server == "dev" {
+			report.Dev = &res
+		} else {
+			report.Postgres = &res
+		}
+		// Written after each server, so a run cut short keeps what it
+		// measured.
+		if err := saveJSON(report, fmt.Sprintf("%s-n%d.json", report.Date.Format("2006-01-02T150405Z"), cfg.n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type config struct {
+	n, waiting, rate, rounds int
+	wait                     time.Duration
+	servers, skip            []string
+}
+
+// measureServer runs every phase against the server at hostPort, with a fresh
+// omni database of its own.
+func measureServer(ctx context.Context, cfg config, server, hostPort, pgServer string, cdc *codec.Codec) (Result, error) {
+	n := cfg.n
+	const concurrency = 16 // the launch's default OMNI_LAUNCH_CONCURRENCY
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	fmt.Fprintf(os.Stderr, "omnibench: %s server, N=%d, wait %v, responses at %d/s with %d waiting\n", server, n, cfg.wait, cfg.rate, cfg.waiting)
+
+	// omni's clients encrypt, as in production; plain is a client without
+	// the codec, for the codec's cost, the raw starts and the baseline.
+	dial := func(encrypted bool) (client.Client, error) {
+		opts := client.Options{HostPort: hostPort, Logger: quietLogger()}
+		if encrypted {
+			cdc.Apply(&opts)
+		}
+		return client.DialContext(ctx, opts)
+	}
+	var clients []client.Client
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	newClient := func(encrypted bool) client.Client {
+		c, err := dial(encrypted)
+		if err != nil {
+			panic(err) // the server answered the first dial; see below
+		}
+		clients = append(clients, c)
+		return c
+	}
+	tc, err := dial(true)
 	if err != nil {
-		return fmt.Errorf("start Temporal dev server: %w", err)
+		return Result{}, err
 	}
-	defer func() { _ = srv.Stop() }()
-	tc := srv.Client()
-	if err := worker.EnsureSearchAttributes(ctx, tc, "default"); err != nil {
-		return err
+	clients = append(clients, tc)
+	// A fresh server knows its namespace within its cache's refresh.
+	if err := retry(time.Minute, func() error { return worker.EnsureSearchAttributes(ctx, tc, "default") }); err != nil {
+		return Result{}, err
 	}
-	plain, err := client.DialContext(ctx, client.Options{HostPort: srv.FrontendHostPort(), Logger: log.NewStructuredLogger(quiet)})
-	if err != nil {
-		return err
-	}
-	defer plain.Close()
-	server := env("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+	plain := newClient(false)
 	db := fmt.Sprintf("omni_bench_%d", time.Now().Unix())
-	st, err := store.Open(ctx, server+"/"+db+"?sslmode=disable")
+	st, err := store.Open(ctx, pgServer+"/"+db+"?sslmode=disable")
 	if err != nil {
-		return err
+		return Result{}, err
 	}
-	defer dropDatabase(server, db)
+	defer dropDatabase(pgServer, db)
 	defer st.Close()
 	if err := st.Migrate(ctx); err != nil {
-		return err
+		return Result{}, err
 	}
 
-	const taskQueue = "omni"
-	omni := func(tc client.Client, taskQueue string) (*enroll.Enroller, worker.Workers) {
-		enroller := &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: taskQueue, DefaultTimezone: "UTC"}
-		return enroller, worker.New(worker.Deps{Store: st, Temporal: tc, Senders: sandbox.All(quiet), Enroller: enroller},
-			worker.Options{TaskQueue: taskQueue, SendConcurrency: 50, PageSize: 500, Concurrency: concurrency})
+	// Each variant of omni has its task queue and workers: as deployed
+	// (one worker), without the codec, with eager workflow start, and two
+	// workers (each its own client and connection, as two processes
+	// would have) sharing one queue.
+	var workers worker.Workers
+	omni := func(tc client.Client, taskQueue string, eager bool, pollers int) *enroll.Enroller {
+		enroller := &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: taskQueue, DefaultTimezone: "UTC", EagerStart: eager}
+		workers = append(workers, worker.New(worker.Deps{Store: st, Temporal: tc, Senders: sandbox.All(quiet), Enroller: enroller},
+			worker.Options{TaskQueue: taskQueue, SendConcurrency: 50, PageSize: 500, Concurrency: concurrency,
+				Tuning: worker.Tuning{WorkflowPollers: pollers, ActivityPollers: pollers}})...)
+		return enroller
 	}
-	enroller, workers := omni(tc, taskQueue)
-	plainEnroller, plainWorkers := omni(plain, taskQueue+"-plain")
-	workers = append(workers, plainWorkers...)
+	enroller := omni(tc, "omni", false, 0)
+	plainEnroller := omni(plain, "omni-plain", false, 0)
+	eagerEnroller := omni(tc, "omni-eager", true, 0)
+	twoEnroller := omni(newClient(true), "omni-two", false, 0)
+	omni(newClient(true), "omni-two", false, 0)
+	// As many pollers as two workers have (the SDK's 2 each, twice), in
+	// one: whether a second worker helps by its pollers or its process.
+	pollersEnroller := omni(newClient(true), "omni-pollers", false, 4)
 	base := sdkworker.New(plain, "baseline", sdkworker.Options{})
 	base.RegisterWorkflow(Baseline)
+	base.RegisterWorkflow(VersionedBaseline)
 	base.RegisterWorkflow(Noop)
 	base.RegisterActivity(SendEmail)
 	base.RegisterActivity(SendPush)
-	workers = append(workers, base)
+	shaped := sdkworker.New(tc, "baseline-shaped", sdkworker.Options{})
+	shaped.RegisterWorkflow(NoopJourney)
+	workers = append(workers, base, shaped)
 	if err := workers.Start(); err != nil {
-		return err
+		return Result{}, err
 	}
 	defer workers.Stop()
+	if err := searchAttributesAccepted(ctx, tc); err != nil {
+		return Result{}, err
+	}
 	httpSrv := httptest.NewServer((&api.Server{Store: st, Temporal: tc, Enroller: enroller,
 		Responses: &responses.Recorder{Store: st, Temporal: tc, Enroller: enroller}, Logger: quiet}).Handler())
 	defer httpSrv.Close()
 	apiClient, err := keyedClient(ctx, st, http.DefaultTransport)
 	if err != nil {
-		return err
+		return Result{}, err
 	}
 
-	res := Result{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), N: n, Rounds: rounds, Wait: wait.String(), Concurrency: concurrency}
+	res := Result{Server: server, Date: time.Now().UTC(), CPUs: runtime.NumCPU(), N: n, Rounds: cfg.rounds, Wait: cfg.wait.String(), Concurrency: concurrency}
 	if err := seedCustomers(ctx, st, n); err != nil {
-		return err
+		return res, err
+	}
+	shapedInput, err := journeyShapedInput(cfg.wait)
+	if err != nil {
+		return res, err
+	}
+	shapedOptions := client.StartWorkflowOptions{
+		TaskQueue:             "baseline-shaped",
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(journey.CampaignIDAttr.ValueSet(shapedInput.CampaignID), journey.CustomerIDAttr.ValueSet(shapedInput.CustomerID)),
+		StaticSummary:         fmt.Sprintf("%s v%d for customer %s", shapedInput.CampaignID, shapedInput.Version, shapedInput.CustomerID),
 	}
 
-	// The dev server's speed drifts as its history store fills up, so the
-	// phases alternate over BENCH_ROUNDS rounds (raw, baseline, omni,
-	// omni without the codec; then raw, without the codec, omni,
-	// baseline; ...) and each figure sums over the rounds.
-	var rawTime, baseTime, enrollTime, journeyTime, plainTime time.Duration
-	for round := range rounds {
-		step(fmt.Sprintf("round %d of %d: raw starts", round+1, rounds))
-		start := time.Now()
-		noops, err := startAll(ctx, plain, n, concurrency, "noop", Noop)
-		if err != nil {
+	// Servers' speed drifts as their stores fill up, so the phases
+	// alternate over BENCH_ROUNDS rounds (in one order, then reversed)
+	// and each figure sums over the rounds.
+	took := map[string]time.Duration{}
+	starts := func(name string, c client.Client, opts client.StartWorkflowOptions, wf any, args ...any) phase {
+		return phase{name, func() error {
+			step(name)
+			start := time.Now()
+			runs, err := startAll(ctx, c, n, concurrency, opts, strings.ReplaceAll(name, " ", "-"), wf, args...)
+			took[name] += time.Since(start)
+			if err == nil {
+				err = waitAll(ctx, runs)
+			}
 			return err
-		}
-		rawTime += time.Since(start)
-		if err := waitAll(ctx, noops); err != nil {
+		}}
+	}
+	baseline := func(name string, wf any) phase {
+		return phase{name, func() error {
+			step(name)
+			start := time.Now()
+			runs, err := startAll(ctx, plain, n, concurrency, client.StartWorkflowOptions{TaskQueue: "baseline"}, strings.ReplaceAll(name, " ", "-"), wf, cfg.wait)
+			if err == nil {
+				err = waitAll(ctx, runs)
+			}
+			took[name] += time.Since(start)
+			if err == nil && name == "baseline" {
+				res.Cost.Baseline, err = cost(ctx, tc, runs[0].GetID())
+			}
 			return err
-		}
-		phases := []func() error{
-			func() error {
-				step("baseline")
-				start := time.Now()
-				runs, err := startAll(ctx, plain, n, concurrency, "baseline", Baseline, wait)
-				if err == nil {
-					err = waitAll(ctx, runs)
-				}
-				baseTime += time.Since(start)
-				if err == nil {
-					res.Cost.Baseline, err = cost(ctx, tc, runs[0].GetID())
-				}
-				return err
-			},
-			func() error {
-				step("enrollment and journeys")
-				enrolled, total, launchID, campaignID, err := runReference(ctx, st, enroller, fmt.Sprintf("reference-%d", round+1), wait, n)
-				enrollTime += enrolled
-				journeyTime += total
-				if err == nil {
-					res.Cost.Journey, err = cost(ctx, tc, journey.ID(campaignID, customerID(1)))
-				}
+		}}
+	}
+	launches := 0
+	reference := func(name string, e *enroll.Enroller) phase {
+		return phase{name, func() error {
+			step(name)
+			launches++
+			id := fmt.Sprintf("%s-%d", strings.ReplaceAll(name, " ", "-"), launches)
+			enrolled, total, launchID, campaignID, err := runReference(ctx, st, e, id, cfg.wait, n)
+			took[name+" enrollment"] += enrolled
+			took[name] += total
+			if err == nil && name == "omni" {
+				res.Cost.Journey, err = cost(ctx, tc, journey.ID(campaignID, customerID(1)))
 				if err == nil {
 					res.Cost.Launch, err = cost(ctx, tc, launchID)
 				}
-				return err
-			},
-			func() error {
-				step("journeys without the payload codec")
-				_, total, _, _, err := runReference(ctx, st, plainEnroller, fmt.Sprintf("reference-plain-%d", round+1), wait, n)
-				plainTime += total
-				return err
-			},
+			}
+			return err
+		}}
+	}
+	for round := range cfg.rounds {
+		step(fmt.Sprintf("%s server, round %d of %d", server, round+1, cfg.rounds))
+		phases := []phase{
+			starts("raw", plain, client.StartWorkflowOptions{TaskQueue: "baseline"}, Noop),
+			starts("raw journey-shaped", tc, shapedOptions, NoopJourney, shapedInput),
+			baseline("baseline", Baseline),
+			baseline("baseline with a version", VersionedBaseline),
+			reference("omni", enroller),
+			reference("omni eager", eagerEnroller),
+			reference("omni two workers", twoEnroller),
+			reference("omni four pollers", pollersEnroller),
+			reference("omni without the codec", plainEnroller),
 		}
+		phases = slices.DeleteFunc(phases, func(p phase) bool { return cfg.skips(server, p.name) })
 		if round%2 == 1 {
 			slices.Reverse(phases)
 		}
 		for _, phase := range phases {
-			if err := phase(); err != nil {
-				return err
+			if err := phase.run(); err != nil {
+				return res, err
 			}
 		}
 	}
-	total := float64(n * rounds)
-	res.RawStarts, res.Baseline = total/rawTime.Seconds(), total/baseTime.Seconds()
-	res.Enrollment, res.Journeys = total/enrollTime.Seconds(), total/journeyTime.Seconds()
-	res.EnrollRatio, res.JourneyRatio = res.Enrollment/res.RawStarts, res.Journeys/res.Baseline
-	res.PlainJourneys = total / plainTime.Seconds()
-	res.CodecRatio = res.Journeys / res.PlainJourneys
+	total := float64(n * cfg.rounds)
+	rate := func(name string) float64 { // 0 for a phase skipped
+		if took[name] == 0 {
+			return 0
+		}
+		return total / took[name].Seconds()
+	}
+	res.RawStarts, res.Baseline = rate("raw"), rate("baseline")
+	res.Enrollment, res.Journeys = rate("omni enrollment"), rate("omni")
+	res.EnrollRatio, res.JourneyRatio = ratio(res.Enrollment, res.RawStarts), ratio(res.Journeys, res.Baseline)
+	res.PlainJourneys = rate("omni without the codec")
+	res.CodecRatio = ratio(res.Journeys, res.PlainJourneys)
+	res.TwoWorkers = rate("omni two workers")
+	res.ScaleOut = ratio(res.TwoWorkers, res.Journeys)
+	experiment := func(name, changed, of string, perSecond float64, against string, to float64) {
+		if perSecond == 0 || to == 0 {
+			return
+		}
+		res.Experiments = append(res.Experiments, Experiment{Name: name, Changed: changed, Measures: of,
+			PerSecond: perSecond, ComparedWith: against, Ratio: perSecond / to})
+	}
+	experiment("raw journey-shaped", "no-op workflow started with a journey's start: its input encrypted, the CampaignId and CustomerId search attributes, the static summary",
+		"starts", rate("raw journey-shaped"), "raw", res.RawStarts)
+	experiment("omni enrollment", "as deployed: a launch (rows written before and after each start) of the reference campaign",
+		"enrollment", res.Enrollment, "raw journey-shaped", rate("raw journey-shaped"))
+	experiment("omni eager enrollment", "the launch's starts ask for eager workflow start (Enroller.EagerStart)",
+		"enrollment", rate("omni eager enrollment"), "omni enrollment", res.Enrollment)
+	experiment("omni eager enrollment", "as above",
+		"enrollment", rate("omni eager enrollment"), "raw", res.RawStarts)
+	experiment("baseline with a version", "the baseline with a workflow.GetVersion first (a marker and its TemporalChangeVersion upsert)",
+		"journeys", rate("baseline with a version"), "baseline", res.Baseline)
+	experiment("omni eager", "journeys started with eager workflow start",
+		"journeys", rate("omni eager"), "omni", res.Journeys)
+	experiment("omni eager", "as above",
+		"journeys", rate("omni eager"), "baseline", res.Baseline)
+	experiment("omni two workers", "two workers (two clients, one task queue) instead of one",
+		"journeys", res.TwoWorkers, "omni", res.Journeys)
+	experiment("omni four pollers", "one worker with 4 workflow and 4 activity pollers (OMNI_WORKFLOW_POLLERS, OMNI_ACTIVITY_POLLERS) instead of the SDK's 2",
+		"journeys", rate("omni four pollers"), "omni", res.Journeys)
+	experiment("omni two workers", "as above",
+		"journeys", res.TwoWorkers, "omni four pollers", rate("omni four pollers"))
 
 	step("responses and memory")
-	if err := responseLatency(ctx, st, enroller, apiClient, httpSrv.URL, tc, n, rate, &res); err != nil {
-		return err
+	if err := seedCustomers(ctx, st, cfg.waiting); err != nil {
+		return res, err
 	}
+	if err := responseLatency(ctx, st, enroller, apiClient, httpSrv.URL, tc, cfg.waiting, cfg.rate, &res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
 
-	printTable(os.Stdout, res)
-	return saveJSON(res, fmt.Sprintf("%s-n%d.json", res.Date.Format("2006-01-02T150405Z"), n))
+// searchAttributesAccepted waits until the server takes starts with the
+// journeys' search attributes: a fresh server's frontend learns of the
+// ones just registered within its cache's refresh.
+func searchAttributesAccepted(ctx context.Context, tc client.Client) error {
+	return retry(2*time.Minute, func() error {
+		run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: fmt.Sprintf("probe:%d", time.Now().UnixNano()), TaskQueue: "baseline",
+			TypedSearchAttributes: temporal.NewSearchAttributes(journey.CampaignIDAttr.ValueSet("probe"), journey.CustomerIDAttr.ValueSet("probe")),
+		}, Noop)
+		if err == nil {
+			err = run.Get(ctx, nil)
+		}
+		return err
+	})
+}
+
+// retry calls fn every second until it succeeds or for up to d.
+func retry(d time.Duration, fn func() error) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := fn()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// journeyShapedInput is what a launch starts a reference journey with.
+func journeyShapedInput(wait time.Duration) (workflows.JourneyInput, error) {
+	d, ps := campaign.Parse(fmt.Appendf(nil, reference, "shaped", wait))
+	if len(ps) > 0 {
+		return workflows.JourneyInput{}, fmt.Errorf("campaign: %v", ps)
+	}
+	return workflows.JourneyInput{CampaignID: "shaped", Version: 1, CustomerID: customerID(1), Definition: *d, Timezone: "UTC"}, nil
 }
 
 // runReference launches the reference campaign (as a campaign of its own
@@ -348,8 +571,18 @@ func Baseline(ctx workflow.Context, wait time.Duration) error {
 	return workflow.ExecuteActivity(ctx, SendPush).Get(ctx, nil)
 }
 
+// VersionedBaseline is Baseline behind a workflow.GetVersion, as journeys
+// begin: a marker, and the SDK's upsert of TemporalChangeVersion.
+func VersionedBaseline(ctx workflow.Context, wait time.Duration) error {
+	workflow.GetVersion(ctx, "bench", workflow.DefaultVersion, 1)
+	return Baseline(ctx, wait)
+}
+
 // Noop measures the server's raw start rate.
 func Noop(workflow.Context) error { return nil }
+
+// NoopJourney is Noop started like a journey, with a journey's input.
+func NoopJourney(workflow.Context, workflows.JourneyInput) error { return nil }
 
 // SendEmail and SendPush stand for the baseline's sends.
 func SendEmail(context.Context) error { return nil }
@@ -381,17 +614,18 @@ func createCampaign(ctx context.Context, st *store.Store, def string) (store.Cam
 	return st.CreateCampaign(ctx, d)
 }
 
-// startAll starts n workflows with bounded concurrency, as a launch does.
-func startAll(ctx context.Context, tc client.Client, n, concurrency int, prefix string, wf any, args ...any) ([]client.WorkflowRun, error) {
+// startAll starts n workflows with opts (an ID of their own each) with
+// bounded concurrency, as a launch does.
+func startAll(ctx context.Context, tc client.Client, n, concurrency int, opts client.StartWorkflowOptions, prefix string, wf any, args ...any) ([]client.WorkflowRun, error) {
 	runs := make([]client.WorkflowRun, n)
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
 	for i := range n {
 		g.Go(func() error {
+			o := opts
+			o.ID = fmt.Sprintf("%s:%d:%d", prefix, time.Now().UnixNano(), i)
 			var err error
-			runs[i], err = tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID: fmt.Sprintf("%s:%d:%d", prefix, time.Now().UnixNano(), i), TaskQueue: "baseline",
-			}, wf, args...)
+			runs[i], err = tc.ExecuteWorkflow(ctx, o, wf, args...)
 			return err
 		})
 	}
@@ -428,6 +662,9 @@ func cost(ctx context.Context, tc client.Client, workflowID string) (Cost, error
 		}
 		c.Events++
 		c.Actions += actions(ev, markerTasks)
+		if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
+			c.InputBytes = proto.Size(a.GetInput())
+		}
 	}
 	return c, nil
 }
@@ -565,14 +802,18 @@ func poll(done func() (bool, error)) error {
 
 func printTable(w io.Writer, r Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "omni bench\t%s, %d CPUs, N=%d × %d rounds, wait %s\t\n", r.Date.Format(time.RFC3339), r.CPUs, r.N, r.Rounds, r.Wait)
+	fmt.Fprintf(tw, "omni bench, %s server\t%s, %d CPUs, N=%d × %d rounds, wait %s\t\n", r.Server, r.Date.Format(time.RFC3339), r.CPUs, r.N, r.Rounds, r.Wait)
 	fmt.Fprintf(tw, "raw workflow starts\t%.0f /s (concurrency %d)\t\n", r.RawStarts, r.Concurrency)
 	fmt.Fprintf(tw, "enrollment\t%.0f customers/s\t%.2f× raw starts\n", r.Enrollment, r.EnrollRatio)
 	fmt.Fprintf(tw, "baseline workflow\t%.1f completed/s\t\n", r.Baseline)
 	fmt.Fprintf(tw, "omni journeys\t%.1f completed/s\t%.2f× baseline\n", r.Journeys, r.JourneyRatio)
 	fmt.Fprintf(tw, "  without the payload codec\t%.1f completed/s\tencrypted %.2f× without\n", r.PlainJourneys, r.CodecRatio)
-	fmt.Fprintf(tw, "cost per journey\t%d events, %d actions\tbaseline %d events, %d actions\n",
-		r.Cost.Journey.Events, r.Cost.Journey.Actions, r.Cost.Baseline.Events, r.Cost.Baseline.Actions)
+	fmt.Fprintf(tw, "  with two workers\t%.1f completed/s\t%.2f× one worker\n", r.TwoWorkers, r.ScaleOut)
+	for _, e := range r.Experiments {
+		fmt.Fprintf(tw, "%s (%s)\t%.1f /s\t%.2f× %s\n", e.Name, e.Measures, e.PerSecond, e.Ratio, e.ComparedWith)
+	}
+	fmt.Fprintf(tw, "cost per journey\t%d events, %d actions, start input %d bytes\tbaseline %d events, %d actions, %d bytes\n",
+		r.Cost.Journey.Events, r.Cost.Journey.Actions, r.Cost.Journey.InputBytes, r.Cost.Baseline.Events, r.Cost.Baseline.Actions, r.Cost.Baseline.InputBytes)
 	fmt.Fprintf(tw, "launch history\t%d events\tfor %d customers\n", r.Cost.Launch.Events, r.N)
 	fmt.Fprintf(tw, "responses\tp50 %.0f ms, p99 %.0f ms, max %.0f ms\t%d at %d/s\n", r.Responses.P50, r.Responses.P99, r.Responses.Max, r.Responses.Count, r.Responses.Rate)
 	fmt.Fprintf(tw, "memory\t%.0f MiB RSS, %.0f MiB heap\t%d journeys waiting\n", r.Memory.RSS, r.Memory.Heap, r.Memory.Waiting)
@@ -595,6 +836,20 @@ func saveJSON(r any, name string) error {
 }
 
 func step(name string) { fmt.Fprintf(os.Stderr, "omnibench: %s…\n", name) }
+
+// temporalServer is the Temporal server `make bench` builds, as
+// OMNI_TEMPORAL_SERVER names it.
+func temporalServer() string {
+	if p := os.Getenv("OMNI_TEMPORAL_SERVER"); p != "" {
+		return p
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "omni", "bin", "temporal-server-v1.29.1", "temporal-server")
+}
+
+func quietLogger() log.Logger {
+	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
 
 // temporalCLI is the CLI `make` installs, as OMNI_TEMPORAL_CLI names it.
 func temporalCLI() string {
@@ -635,4 +890,29 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+b.key)
 	return b.base.RoundTrip(r)
+}
+
+// skips says whether BENCH_SKIP leaves out the phase on server: an entry
+// is a word of phase names, for every server, or server:word.
+func (c config) skips(server, phase string) bool {
+	return slices.ContainsFunc(c.skip, func(s string) bool {
+		if on, word, ok := strings.Cut(s, ":"); ok {
+			return on == server && strings.Contains(phase, word)
+		}
+		return s != "" && strings.Contains(phase, s)
+	})
+}
+
+// ratio is a/b, 0 where either was not measured.
+func ratio(a, b float64) float64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// phase is one measurement of a round, by name.
+type phase struct {
+	name string
+	run  func() error
 }
