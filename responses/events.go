@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"golang.org/x/sync/errgroup"
@@ -40,46 +41,25 @@ type EventResult struct {
 // journeys that wait for it or exit on it. Routing reads the journeys and
 // campaigns tables, never Temporal. The results are in the events' order.
 func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]EventResult, error) {
-	stored, fresh, known, err := rec.Store.RecordEvents(ctx, events)
-	if err != nil {
-		return nil, err
-	}
-	results := make([]EventResult, len(events))
-	var names []string
-	for i, e := range stored {
-		results[i].EventID = e.EventID
-		switch {
-		case !known[i]:
-			results[i].Status = EventUnknownCustomer
-		case fresh[i]:
-			results[i].Status = EventAccepted
-		default:
-			results[i].Status = EventDuplicate
-		}
-		if known[i] && !slices.Contains(names, e.Name) {
+	// What routing needs is read before storing, once for the batch: the
+	// campaigns the events' names trigger, the journeys listening for
+	// them, and (when a campaign is triggered) the customers. An event
+	// that enters no campaign and reaches no journey is stored as routed,
+	// so only the few that route are written twice.
+	var names, who []string
+	seen := map[string]bool{}
+	for _, e := range events {
+		if !slices.Contains(names, e.Name) {
 			names = append(names, e.Name)
+		}
+		if !seen[e.CustomerID] {
+			seen[e.CustomerID] = true
+			who = append(who, e.CustomerID)
 		}
 	}
 	triggered, err := rec.Store.TriggeredBy(ctx, names)
 	if err != nil {
 		return nil, err
-	}
-	// The events to route, by customer in the batch's order.
-	var who []string
-	byCustomer := map[string][]int{}
-	for i, e := range stored {
-		if known[i] && e.RoutedAt == nil {
-			if byCustomer[e.CustomerID] == nil {
-				who = append(who, e.CustomerID)
-			}
-			byCustomer[e.CustomerID] = append(byCustomer[e.CustomerID], i)
-		}
-	}
-	if len(who) == 0 {
-		if err := rec.refreshSegments(ctx, stored, known, names); err != nil {
-			return nil, err
-		}
-		return results, nil
 	}
 	b := batch{triggered: triggered, customers: map[string]store.Customer{}}
 	if b.listeners, err = rec.Store.Listeners(ctx, who, names); err != nil {
@@ -94,7 +74,47 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 			b.customers[c.ID] = c
 		}
 	}
-	for _, id := range who { // so that routing writes only its customer's map
+	now := time.Now()
+	planned := make([]store.Event, len(events))
+	awaited := map[string][]string{} // by customer, the events that journeys entered by the batch listen for
+	for i, e := range events {
+		planned[i] = e
+		entering := b.entering(e)
+		for _, c := range entering {
+			awaited[e.CustomerID] = append(awaited[e.CustomerID], c.Definition.Listens()...)
+		}
+		if len(entering) == 0 && len(b.listeners[e.CustomerID][e.Name]) == 0 && !slices.Contains(awaited[e.CustomerID], e.Name) {
+			planned[i].RoutedAt = &now
+		}
+	}
+	stored, fresh, known, err := rec.Store.RecordEvents(ctx, planned)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]EventResult, len(events))
+	for i, e := range stored {
+		results[i].EventID = e.EventID
+		switch {
+		case !known[i]:
+			results[i].Status = EventUnknownCustomer
+		case fresh[i]:
+			results[i].Status = EventAccepted
+		default:
+			results[i].Status = EventDuplicate
+		}
+	}
+	// The events to route, by customer in the batch's order.
+	var routing []string
+	byCustomer := map[string][]int{}
+	for i, e := range stored {
+		if known[i] && e.RoutedAt == nil {
+			if byCustomer[e.CustomerID] == nil {
+				routing = append(routing, e.CustomerID)
+			}
+			byCustomer[e.CustomerID] = append(byCustomer[e.CustomerID], i)
+		}
+	}
+	for _, id := range routing { // so that routing writes only its customer's map
 		if b.listeners[id] == nil {
 			b.listeners[id] = map[string][]string{}
 		}
@@ -103,10 +123,10 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 	// another, in order: an enrolment and a signal are round trips to
 	// Temporal, and a customer's entry rules depend on their earlier
 	// entries.
-	routedBy := make([][]string, len(who))
+	routedBy := make([][]string, len(routing))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(routeConcurrency)
-	for k, id := range who {
+	for k, id := range routing {
 		g.Go(func() error {
 			for _, i := range byCustomer[id] {
 				e := stored[i]
@@ -128,8 +148,7 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	routed := slices.Concat(routedBy...)
-	if len(routed) > 0 {
+	if routed := slices.Concat(routedBy...); len(routed) > 0 {
 		if err := rec.Store.MarkEventsRouted(ctx, routed); err != nil {
 			return nil, err
 		}
@@ -138,6 +157,29 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 		return nil, err
 	}
 	return results, nil
+}
+
+// entering are the campaigns an event may enter, as the batch found them
+// before storing it: their trigger names it and its condition holds. A
+// customer the batch does not know (none such, or deleted) may enter
+// all, so that storing decides.
+func (b batch) entering(e store.Event) []store.Campaign {
+	var out []store.Campaign
+	for _, c := range b.triggered {
+		t := c.Definition.Trigger
+		if t.Event != e.Name {
+			continue
+		}
+		if customer, ok := b.customers[e.CustomerID]; ok && t.Where != nil {
+			f := customer.Facts()
+			f.Event = e.Properties
+			if !t.Where.Eval(f, nil) {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // refreshSegments re-evaluates the events' customers in the segments that

@@ -23,12 +23,16 @@ const eventColumns = `event_id, customer_id, name, occurred_at, received_at, pro
 
 // RecordEvents stores events once per event id, all in one statement, and
 // returns each as stored: new says this call stored it; an event whose
-// customer does not exist is not stored (its known is false).
+// customer does not exist is not stored (its known is false). An event
+// given with RoutedAt set is stored as routed, at the time of storing: the
+// caller found nothing to route it to.
 func (s *Store) RecordEvents(ctx context.Context, events []Event) (stored []Event, new, known []bool, err error) {
 	ids, customers, names := make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
 	at, props := make([]time.Time, len(events)), make([]map[string]any, len(events))
+	routed := make([]bool, len(events))
 	for i, e := range events {
 		ids[i], customers[i], names[i], at[i], props[i] = e.EventID, e.CustomerID, e.Name, e.OccurredAt, e.Properties
+		routed[i] = e.RoutedAt != nil
 		if props[i] == nil {
 			props[i] = map[string]any{}
 		}
@@ -43,11 +47,12 @@ func (s *Store) RecordEvents(ctx context.Context, events []Event) (stored []Even
 		exists[id] = true
 	}
 	rows, _ = s.db.Query(ctx, `
-INSERT INTO events (event_id, customer_id, name, occurred_at, properties)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[]) AS e(event_id, customer_id, name, occurred_at, properties)
+INSERT INTO events (event_id, customer_id, name, occurred_at, properties, routed_at)
+SELECT event_id, customer_id, name, occurred_at, properties, CASE WHEN routed THEN now() END
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $7::bool[]) AS e(event_id, customer_id, name, occurred_at, properties, routed)
 WHERE customer_id = ANY($6)
 ON CONFLICT (event_id) DO NOTHING
-RETURNING `+eventColumns, ids, customers, names, at, props, existing)
+RETURNING `+eventColumns, ids, customers, names, at, props, existing, routed)
 	inserted, err := pgx.CollectRows(rows, pgx.RowToStructByName[Event])
 	if err != nil {
 		return nil, nil, nil, err
