@@ -61,20 +61,27 @@ func (s *Server) upsertCustomers(c echo.Context) error {
 	if len(problems) > 0 {
 		return invalid("invalid_customer", "the customer data is not valid; nothing was written", problems...)
 	}
-	for _, p := range patches {
-		auditTargets(c, "customer:"+p.ID)
-	}
-	customers, err := s.Store.UpsertCustomers(c.Request().Context(), patches)
+	customers, err := s.saveCustomers(c, patches)
 	if err != nil {
-		return err
-	}
-	if err := s.refreshSegments(c.Request().Context(), patches, customers); err != nil {
 		return err
 	}
 	if !isArray {
 		return c.JSON(http.StatusOK, customers[0])
 	}
 	return c.JSON(http.StatusOK, map[string]any{"customers": customers})
+}
+
+// saveCustomers writes validated patches in one transaction, names them
+// in the audit trail and re-evaluates their segments.
+func (s *Server) saveCustomers(c echo.Context, patches []store.CustomerPatch) ([]store.Customer, error) {
+	for _, p := range patches {
+		auditTargets(c, "customer:"+p.ID)
+	}
+	customers, err := s.Store.UpsertCustomers(c.Request().Context(), patches)
+	if err != nil {
+		return nil, err
+	}
+	return customers, s.refreshSegments(c.Request().Context(), patches, customers)
 }
 
 // refreshSegments re-evaluates the upserted customers' segments: a new

@@ -104,14 +104,7 @@ func (s *Server) postSegment(c echo.Context) error {
 		}
 	}
 	if len(patches) > 0 {
-		for _, p := range patches {
-			auditTargets(c, "customer:"+p.ID)
-		}
-		customers, err := s.Store.UpsertCustomers(c.Request().Context(), patches)
-		if err != nil {
-			return err
-		}
-		if err := s.refreshSegments(c.Request().Context(), patches, customers); err != nil {
+		if _, err := s.saveCustomers(c, patches); err != nil {
 			return err
 		}
 		for _, i := range identified {

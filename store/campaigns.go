@@ -87,10 +87,16 @@ func triggerSegment(def *campaign.Definition) string {
 // TriggeredBy returns the latest versions of the active campaigns that an
 // event of one of the names triggers.
 func (s *Store) TriggeredBy(ctx context.Context, names []string) ([]Campaign, error) {
+	return s.triggered(ctx, "trigger_event", names)
+}
+
+// triggered returns the latest versions of the active campaigns whose
+// trigger column (trigger_event, trigger_segment) is one of values.
+func (s *Store) triggered(ctx context.Context, column string, values []string) ([]Campaign, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+campaignColumns+` FROM (
-	SELECT DISTINCT ON (id) * FROM campaigns WHERE id IN (SELECT id FROM campaigns WHERE trigger_event = ANY($1))
+	SELECT DISTINCT ON (id) * FROM campaigns WHERE id IN (SELECT id FROM campaigns WHERE `+column+` = ANY($1))
 	ORDER BY id, version DESC) c
-WHERE c.status = 'active' AND c.trigger_event = ANY($1)`, names)
+WHERE c.status = 'active' AND c.`+column+` = ANY($1)`, values)
 	if err != nil {
 		return nil, err
 	}

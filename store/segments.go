@@ -331,23 +331,7 @@ func (s *Store) MarkTransitionsDispatched(ctx context.Context, ids []int64) erro
 // SegmentTriggered returns the latest versions of the active campaigns
 // that entering or leaving one of the segments triggers.
 func (s *Store) SegmentTriggered(ctx context.Context, segmentIDs []string) ([]Campaign, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+campaignColumns+` FROM (
-	SELECT DISTINCT ON (id) * FROM campaigns WHERE id IN (SELECT id FROM campaigns WHERE trigger_segment = ANY($1))
-	ORDER BY id, version DESC) c
-WHERE c.status = 'active' AND c.trigger_segment = ANY($1)`, segmentIDs)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Campaign
-	for rows.Next() {
-		c, err := scanCampaign(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return s.triggered(ctx, "trigger_segment", segmentIDs)
 }
 
 // sqlArgs collects a statement's arguments as its SQL is written.

@@ -26,7 +26,6 @@ import (
 	"github.com/omni-orchestrator/omni/codec"
 	"github.com/omni-orchestrator/omni/enroll"
 	"github.com/omni-orchestrator/omni/responses"
-	"github.com/omni-orchestrator/omni/store"
 	"github.com/omni-orchestrator/omni/worker"
 )
 
@@ -103,18 +102,11 @@ func events() error {
 	if err := worker.EnsureSearchAttributes(ctx, tc, "default"); err != nil {
 		return err
 	}
-	server := env("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-	db := fmt.Sprintf("omni_events_%d", time.Now().Unix())
-	url := server + "/" + db + "?sslmode=disable"
-	st, err := store.Open(ctx, url)
+	st, url, done, err := freshStore(ctx, "omni_events")
 	if err != nil {
 		return err
 	}
-	defer dropDatabase(server, db)
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
+	defer done()
 	enroller := &enroll.Enroller{Store: st, Temporal: tc, TaskQueue: "omni", DefaultTimezone: "UTC"}
 	workers := worker.New(worker.Deps{Store: st, Temporal: tc, Senders: sandbox.All(quiet), Enroller: enroller},
 		worker.Options{TaskQueue: "omni", SendConcurrency: 50})

@@ -86,18 +86,11 @@ func history() error {
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	server := env("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-	name := fmt.Sprintf("omni_history_%d", time.Now().Unix())
-	url := server + "/" + name + "?sslmode=disable"
-	st, err := store.Open(ctx, url)
+	st, url, done, err := freshStore(ctx, "omni_history")
 	if err != nil {
 		return err
 	}
-	defer dropDatabase(server, name)
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
+	defer done()
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		return err

@@ -773,6 +773,23 @@ func rssMiB() float64 {
 }
 
 // dropDatabase drops the run's database once its store is closed.
+// freshStore opens a new, migrated omni database on BENCH_POSTGRES,
+// named after prefix and the time; done closes and drops it.
+func freshStore(ctx context.Context, prefix string) (st *store.Store, url string, done func(), err error) {
+	server := env("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+	db := fmt.Sprintf("%s_%d", prefix, time.Now().Unix())
+	url = server + "/" + db + "?sslmode=disable"
+	if st, err = store.Open(ctx, url); err != nil {
+		return nil, "", nil, err
+	}
+	done = func() { st.Close(); dropDatabase(server, db) }
+	if err := st.Migrate(ctx); err != nil {
+		done()
+		return nil, "", nil, err
+	}
+	return st, url, done, nil
+}
+
 func dropDatabase(server, db string) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, server+"/postgres?sslmode=disable")
