@@ -114,9 +114,22 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 			byCustomer[e.CustomerID] = append(byCustomer[e.CustomerID], i)
 		}
 	}
+	var late []string // created after the batch read its customers
 	for _, id := range routing { // so that routing writes only its customer's map
 		if b.listeners[id] == nil {
 			b.listeners[id] = map[string][]string{}
+		}
+		if _, ok := b.customers[id]; !ok && len(triggered) > 0 {
+			late = append(late, id)
+		}
+	}
+	if len(late) > 0 {
+		cs, err := rec.Store.CustomersIn(ctx, late)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			b.customers[c.ID] = c
 		}
 	}
 	// Customers are routed side by side, each customer's events one after
@@ -216,21 +229,10 @@ type batch struct {
 // journeys that listen for it.
 func (rec *Recorder) route(ctx context.Context, e store.Event, b batch, res *EventResult) error {
 	ev := journey.Event{EventID: e.EventID, Name: e.Name, Properties: e.Properties, OccurredAt: e.OccurredAt}
-	for _, c := range b.triggered {
-		t := c.Definition.Trigger
-		if t.Event != e.Name {
-			continue
-		}
+	for _, c := range b.entering(e) {
 		customer, ok := b.customers[e.CustomerID]
 		if !ok { // deleted since the event was stored
 			return fmt.Errorf("customer %s: %w", e.CustomerID, store.ErrNotFound)
-		}
-		if t.Where != nil {
-			f := customer.Facts()
-			f.Event = e.Properties
-			if !t.Where.Eval(f, nil) {
-				continue
-			}
 		}
 		en, err := rec.Enroller.Trigger(ctx, c, store.CustomerRef{ID: customer.ID, Timezone: customer.Timezone}, ev)
 		if err != nil {
@@ -241,9 +243,6 @@ func (rec *Recorder) route(ctx context.Context, e store.Event, b batch, res *Eve
 			// The batch's later events reach the new journey too: an
 			// order placed right after its cart was abandoned ends it.
 			for _, n := range c.Definition.Listens() {
-				if b.listeners[e.CustomerID] == nil {
-					b.listeners[e.CustomerID] = map[string][]string{}
-				}
 				b.listeners[e.CustomerID][n] = append(b.listeners[e.CustomerID][n], en.WorkflowID)
 			}
 		}

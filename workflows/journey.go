@@ -572,9 +572,7 @@ func (j *interpreter) branch(ctx workflow.Context, name string, step campaign.St
 			return "", err
 		}
 	}
-	if j.in.Event != nil {
-		facts.Event = j.in.Event.Properties
-	}
+	facts.Event = j.entryProperties()
 	responded := make([]string, len(j.responses))
 	for i, r := range j.responses {
 		responded[i] = r.Type
