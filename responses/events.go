@@ -114,7 +114,7 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 			byCustomer[e.CustomerID] = append(byCustomer[e.CustomerID], i)
 		}
 	}
-	var late []string // created after the batch read its customers
+	var late []string            // created after the batch read its customers
 	for _, id := range routing { // so that routing writes only its customer's map
 		if b.listeners[id] == nil {
 			b.listeners[id] = map[string][]string{}
