@@ -114,8 +114,11 @@ func (rec *Recorder) RecordEvents(ctx context.Context, events []store.Event) ([]
 			byCustomer[e.CustomerID] = append(byCustomer[e.CustomerID], i)
 		}
 	}
-	var late []string            // created after the batch read its customers
-	for _, id := range routing { // so that routing writes only its customer's map
+	// Each customer routed gets a map of listeners of its own, so that
+	// routing side by side writes only its customer's; customers created
+	// after the batch read them are read now.
+	var late []string
+	for _, id := range routing {
 		if b.listeners[id] == nil {
 			b.listeners[id] = map[string][]string{}
 		}
