@@ -31,12 +31,12 @@ func (s *Server) createCampaign(c echo.Context) error {
 		problems = s.LinkSchemes.Check(def)
 	}
 	if len(problems) == 0 && def.Trigger != nil && def.Trigger.Segment != "" {
-		ok, err := s.Store.SegmentExists(c.Request().Context(), def.Trigger.Segment)
+		p, err := s.segmentProblem(c.Request().Context(), "trigger.segment", def.Trigger.Segment)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			problems = append(problems, campaign.Problem{Path: "trigger.segment", Message: "no segment " + strconv.Quote(def.Trigger.Segment) + "; define it with POST /v1/segments first"})
+		if p != nil {
+			problems = append(problems, *p)
 		}
 	}
 	if len(problems) > 0 {
@@ -222,14 +222,24 @@ func (s *Server) checkSegment(ctx context.Context, path, id string) error {
 	if campaign.CampaignID.Check(&ps, path, id); len(ps) > 0 {
 		return invalid("invalid_request", "not a segment id", ps...)
 	}
-	ok, err := s.Store.SegmentExists(ctx, id)
+	p, err := s.segmentProblem(ctx, path, id)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return invalid("invalid_request", "no such segment", campaign.Problem{Path: path, Message: "no segment " + strconv.Quote(id) + "; define it with POST /v1/segments first"})
+	if p != nil {
+		return invalid("invalid_request", "no such segment", *p)
 	}
 	return nil
+}
+
+// segmentProblem is the problem at path of naming segment id, which is
+// not defined; nil if it is.
+func (s *Server) segmentProblem(ctx context.Context, path, id string) (*campaign.Problem, error) {
+	ok, err := s.Store.SegmentExists(ctx, id)
+	if err != nil || ok {
+		return nil, err
+	}
+	return &campaign.Problem{Path: path, Message: "no segment " + strconv.Quote(id) + "; define it with POST /v1/segments first"}, nil
 }
 
 type enrollRequest struct {

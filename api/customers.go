@@ -10,7 +10,6 @@ import (
 	"net/mail"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -102,7 +101,7 @@ func (s *Server) refreshSegments(ctx context.Context, patches []store.CustomerPa
 		ids []string
 		a   store.Affects
 	}{{fresh, store.Affects{All: true}}, {changed, store.Affects{Fields: fields}}} {
-		_, err := s.Enroller.RefreshSegments(ctx, r.ids, r.a)
+		err := s.Enroller.RefreshSegments(ctx, r.ids, r.a)
 		var dispatch *enroll.DispatchError
 		switch {
 		case errors.As(err, &dispatch):
@@ -239,13 +238,9 @@ type Timeline struct {
 func (s *Server) getTimeline(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Param("id")
-	limit := 50
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return invalid("invalid_request", "bad limit", campaign.Problem{Path: "limit", Message: "a whole number from 1 to 500"})
-		}
-		limit = n
+	limit, err := queryLimit(c, 50, 500)
+	if err != nil {
+		return err
 	}
 	var pos store.Position
 	if v := c.QueryParam("after"); v != "" {

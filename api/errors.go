@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
@@ -55,6 +56,20 @@ func readJSON(c echo.Context, v any) error {
 		return invalid("invalid_request", "the body is not valid for this endpoint", *p)
 	}
 	return nil
+}
+
+// queryLimit reads a page's ?limit=: def when absent, else a whole number
+// from 1 to most, or a 400 at limit.
+func queryLimit(c echo.Context, def, most int) (int, error) {
+	v := c.QueryParam("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return 0, invalid("invalid_request", "bad limit", campaign.Problem{Path: "limit", Message: fmt.Sprintf("a whole number from 1 to %d", most)})
+	}
+	return n, nil
 }
 
 // errorHandler answers every error in the documented shape; unexpected

@@ -86,14 +86,11 @@ type AuditTrail struct {
 // (?limit=, at most 500, default 100; ?after= the previous page's next),
 // of one target (?target=campaign:spring) or key (?key_id=), or all.
 func (s *Server) getAudit(c echo.Context) error {
-	q := store.AuditQuery{Target: c.QueryParam("target"), KeyID: c.QueryParam("key_id"), Limit: 100}
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return invalid("invalid_request", "bad limit", campaign.Problem{Path: "limit", Message: "a whole number from 1 to 500"})
-		}
-		q.Limit = n
+	limit, err := queryLimit(c, 100, 500)
+	if err != nil {
+		return err
 	}
+	q := store.AuditQuery{Target: c.QueryParam("target"), KeyID: c.QueryParam("key_id"), Limit: limit}
 	if v := c.QueryParam("after"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id < 1 {

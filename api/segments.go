@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -97,13 +96,9 @@ type SegmentMembers struct {
 // (?limit=, at most 1000, default 100; ?after= the previous page's next).
 func (s *Server) getSegmentCustomers(c echo.Context) error {
 	ctx := c.Request().Context()
-	limit := 100
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return invalid("invalid_request", "bad limit", campaign.Problem{Path: "limit", Message: "a whole number from 1 to 1000"})
-		}
-		limit = n
+	limit, err := queryLimit(c, 100, 1000)
+	if err != nil {
+		return err
 	}
 	var after string
 	if v := c.QueryParam("after"); v != "" {

@@ -249,17 +249,22 @@ func (a *Activities) enroll(ctx context.Context, in LaunchInput, localTime strin
 // meanwhile is in.
 func (a *Activities) page(ctx context.Context, audience store.Audience, listed []string, after string, size int) (customers []store.Customer, last string, skipped int, err error) {
 	st := a.Enroller.Store
-	if audience.All || audience.Segment != "" {
-		if audience.Segment != "" {
-			customers, err = st.SegmentCustomersAfter(ctx, audience.Segment, after, size)
-		} else {
-			customers, err = st.CustomersAfter(ctx, after, size)
-		}
-		if len(customers) > 0 {
-			last = customers[len(customers)-1].ID
-		}
-		return customers, last, 0, err
+	switch {
+	case audience.Segment != "":
+		customers, err = st.SegmentCustomersAfter(ctx, audience.Segment, after, size)
+	case audience.All:
+		customers, err = st.CustomersAfter(ctx, after, size)
+	default:
+		return a.listedPage(ctx, listed, after, size)
 	}
+	if len(customers) > 0 {
+		last = customers[len(customers)-1].ID
+	}
+	return customers, last, 0, err
+}
+
+// listedPage is page for a listed audience (sorted).
+func (a *Activities) listedPage(ctx context.Context, listed []string, after string, size int) (customers []store.Customer, last string, skipped int, err error) {
 	i := sort.SearchStrings(listed, after)
 	for i < len(listed) && listed[i] <= after {
 		i++
@@ -268,7 +273,7 @@ func (a *Activities) page(ctx context.Context, audience store.Audience, listed [
 	if len(chunk) == 0 {
 		return nil, "", 0, nil
 	}
-	customers, err = st.CustomersIn(ctx, chunk)
+	customers, err = a.Enroller.Store.CustomersIn(ctx, chunk)
 	return customers, chunk[len(chunk)-1], len(chunk) - len(customers), err
 }
 

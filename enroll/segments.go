@@ -21,19 +21,18 @@ const SegmentEventPrefix = "segment:"
 
 // RefreshSegments re-evaluates the customers' membership in the segments
 // what changed of them can affect, and enrolls those who entered or left
-// a segment in the campaigns that it triggers; it returns the journeys
-// started. A failure to enroll is a *DispatchError: the membership and its
-// transitions are recorded, and the segment runner enrolls them later.
-func (e *Enroller) RefreshSegments(ctx context.Context, customerIDs []string, a store.Affects) ([]string, error) {
+// a segment in the campaigns that it triggers. A failure to enroll is a
+// *DispatchError: the membership and its transitions are recorded, and
+// the segment runner enrolls them later.
+func (e *Enroller) RefreshSegments(ctx context.Context, customerIDs []string, a store.Affects) error {
 	ts, err := e.Store.RefreshSegments(ctx, customerIDs, a)
 	if err != nil {
-		return nil, fmt.Errorf("segments: %w", err)
+		return fmt.Errorf("segments: %w", err)
 	}
-	started, err := e.Dispatch(ctx, ts)
-	if err != nil {
-		return started, &DispatchError{Err: err}
+	if err := e.Dispatch(ctx, ts); err != nil {
+		return &DispatchError{Err: err}
 	}
-	return started, nil
+	return nil
 }
 
 // DispatchError is a change of segments recorded whose campaigns could not
@@ -48,12 +47,12 @@ func (e *DispatchError) Unwrap() error { return e.Err }
 
 // Dispatch enrolls the customers of the transitions in the active
 // campaigns that entering (or leaving) their segment triggers, by the
-// campaigns' entry rules, and marks the transitions dispatched; it returns
-// the journeys started. A transition that could not be dispatched stays
-// recorded, for DispatchLeftovers.
-func (e *Enroller) Dispatch(ctx context.Context, ts []store.Transition) ([]string, error) {
+// campaigns' entry rules, and marks the transitions dispatched. A
+// transition that could not be dispatched stays recorded, for
+// RefreshDueSegments.
+func (e *Enroller) Dispatch(ctx context.Context, ts []store.Transition) error {
 	if len(ts) == 0 {
-		return nil, nil
+		return nil
 	}
 	var segments []string
 	for _, t := range ts {
@@ -63,9 +62,8 @@ func (e *Enroller) Dispatch(ctx context.Context, ts []store.Transition) ([]strin
 	}
 	campaigns, err := e.Store.SegmentTriggered(ctx, segments)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var started []string
 	var done []int64
 	defer func() {
 		if len(done) > 0 {
@@ -88,23 +86,19 @@ func (e *Enroller) Dispatch(ctx context.Context, ts []store.Transition) ([]strin
 			if ref == nil {
 				cu, err := e.Store.Customer(ctx, t.CustomerID)
 				if err != nil {
-					return started, fmt.Errorf("customer %s: %w", t.CustomerID, err)
+					return fmt.Errorf("customer %s: %w", t.CustomerID, err)
 				}
 				ref = &store.CustomerRef{ID: cu.ID, Timezone: cu.Timezone}
 			}
 			ev := journey.Event{EventID: SegmentEventPrefix + strconv.FormatInt(t.ID, 10), Name: "segment." + on,
 				Properties: map[string]any{"segment": t.SegmentID}, OccurredAt: t.At}
-			en, err := e.Trigger(ctx, c, *ref, ev)
-			if err != nil {
-				return started, err
-			}
-			if en.Started {
-				started = append(started, en.WorkflowID)
+			if _, err := e.Trigger(ctx, c, *ref, ev); err != nil {
+				return err
 			}
 		}
 		done = append(done, t.ID)
 	}
-	return started, nil
+	return nil
 }
 
 // dueBatch is how many due standings a round re-evaluates at a time.
@@ -122,7 +116,7 @@ func (e *Enroller) RefreshDueSegments(ctx context.Context, grace time.Duration) 
 			return total, err
 		}
 		total += n
-		if _, err := e.Dispatch(ctx, ts); err != nil {
+		if err := e.Dispatch(ctx, ts); err != nil {
 			return total, err
 		}
 		if n < dueBatch {
@@ -133,8 +127,7 @@ func (e *Enroller) RefreshDueSegments(ctx context.Context, grace time.Duration) 
 	if err != nil {
 		return total, err
 	}
-	_, err = e.Dispatch(ctx, left)
-	return total, err
+	return total, e.Dispatch(ctx, left)
 }
 
 // RunSegments calls RefreshDueSegments every interval until ctx ends: a

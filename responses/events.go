@@ -210,7 +210,7 @@ func (rec *Recorder) refreshSegments(ctx context.Context, stored []store.Event, 
 		}
 	}
 	var dispatch *enroll.DispatchError
-	if _, err := rec.Enroller.RefreshSegments(ctx, customers, store.Affects{Events: names}); err != nil && !errors.As(err, &dispatch) {
+	if err := rec.Enroller.RefreshSegments(ctx, customers, store.Affects{Events: names}); err != nil && !errors.As(err, &dispatch) {
 		return err
 	}
 	return nil

@@ -117,7 +117,7 @@ func (rec *Recorder) Record(ctx context.Context, r store.Response) (Result, erro
 			changed[i] = "consent." + ch
 		}
 		var dispatch *enroll.DispatchError
-		if _, err := rec.Enroller.RefreshSegments(ctx, []string{stored.CustomerID}, store.Affects{Fields: changed}); err != nil && !errors.As(err, &dispatch) {
+		if err := rec.Enroller.RefreshSegments(ctx, []string{stored.CustomerID}, store.Affects{Fields: changed}); err != nil && !errors.As(err, &dispatch) {
 			return Result{}, err
 		}
 	}

@@ -15,22 +15,25 @@ import (
 	"github.com/omni-orchestrator/omni/internal/testenv"
 )
 
+// loadCompose reads docker-compose.yml with compose's own parser, in this
+// process's environment.
+func loadCompose(t *testing.T) (*types.Project, error) {
+	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithOsEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts.LoadProject(context.Background())
+}
+
 // docker compose cannot run here; its own parser checks the file users run.
 func TestComposeFileIsValid(t *testing.T) {
-	load := func() (*types.Project, error) {
-		opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithOsEnv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return opts.LoadProject(context.Background())
-	}
 	// Without payload keys compose refuses to start anything, naming them.
 	t.Setenv("OMNI_PAYLOAD_KEYS", "")
-	if _, err := load(); err == nil || !strings.Contains(err.Error(), "OMNI_PAYLOAD_KEYS") {
+	if _, err := loadCompose(t); err == nil || !strings.Contains(err.Error(), "OMNI_PAYLOAD_KEYS") {
 		t.Fatalf("docker-compose.yml without OMNI_PAYLOAD_KEYS: %v", err)
 	}
 	t.Setenv("OMNI_PAYLOAD_KEYS", testenv.PayloadKeys)
-	p, err := load()
+	p, err := loadCompose(t)
 	if err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
@@ -55,11 +58,7 @@ func TestComposeFileIsValid(t *testing.T) {
 // day (the journeys table, not Temporal's retention, decides re-entry).
 func TestComposeRunsTemporalServerWithItsSchemaSetUp(t *testing.T) {
 	t.Setenv("OMNI_PAYLOAD_KEYS", testenv.PayloadKeys)
-	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithOsEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := opts.LoadProject(context.Background())
+	p, err := loadCompose(t)
 	if err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
@@ -102,11 +101,7 @@ func TestComposeRunsTemporalServerWithItsSchemaSetUp(t *testing.T) {
 // published on 127.0.0.1 or not at all.
 func TestComposePublishesOnlyTheAPIBeyondThisMachine(t *testing.T) {
 	t.Setenv("OMNI_PAYLOAD_KEYS", testenv.PayloadKeys)
-	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithOsEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := opts.LoadProject(context.Background())
+	p, err := loadCompose(t)
 	if err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}

@@ -102,7 +102,7 @@ func events() error {
 	if err := worker.EnsureSearchAttributes(ctx, tc, "default"); err != nil {
 		return err
 	}
-	st, url, done, err := freshStore(ctx, "omni_events")
+	st, url, done, err := freshStore(ctx, pgServer(), "omni_events")
 	if err != nil {
 		return err
 	}

@@ -86,7 +86,7 @@ func history() error {
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	st, url, done, err := freshStore(ctx, "omni_history")
+	st, url, done, err := freshStore(ctx, pgServer(), "omni_history")
 	if err != nil {
 		return err
 	}

@@ -177,7 +177,7 @@ func run() error {
 		cfg.wait = d
 	}
 	ctx := context.Background()
-	pgServer := env("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+	pgServer := pgServer()
 	key, err := codec.GenerateKey("bench")
 	if err != nil {
 		return err
@@ -280,16 +280,11 @@ func measureServer(ctx context.Context, cfg config, server, hostPort, pgServer s
 		return Result{}, err
 	}
 	plain := newClient(false)
-	db := fmt.Sprintf("omni_bench_%d", time.Now().Unix())
-	st, err := store.Open(ctx, pgServer+"/"+db+"?sslmode=disable")
+	st, _, done, err := freshStore(ctx, pgServer, "omni_bench")
 	if err != nil {
 		return Result{}, err
 	}
-	defer dropDatabase(pgServer, db)
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return Result{}, err
-	}
+	defer done()
 
 	// Each variant of omni has its task queue and workers: as deployed
 	// (one worker), without the codec, with eager workflow start, and two
@@ -772,11 +767,9 @@ func rssMiB() float64 {
 	return 0
 }
 
-// dropDatabase drops the run's database once its store is closed.
-// freshStore opens a new, migrated omni database on BENCH_POSTGRES,
-// named after prefix and the time; done closes and drops it.
-func freshStore(ctx context.Context, prefix string) (st *store.Store, url string, done func(), err error) {
-	server := env("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+// freshStore opens a new, migrated omni database on the PostgreSQL
+// server, named after prefix and the time; done closes and drops it.
+func freshStore(ctx context.Context, server, prefix string) (st *store.Store, url string, done func(), err error) {
 	db := fmt.Sprintf("%s_%d", prefix, time.Now().Unix())
 	url = server + "/" + db + "?sslmode=disable"
 	if st, err = store.Open(ctx, url); err != nil {
@@ -790,6 +783,10 @@ func freshStore(ctx context.Context, prefix string) (st *store.Store, url string
 	return st, url, done, nil
 }
 
+// pgServer is the PostgreSQL server the benchmarks make their databases on.
+func pgServer() string { return env("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432") }
+
+// dropDatabase drops a run's database once its store is closed.
 func dropDatabase(server, db string) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, server+"/postgres?sslmode=disable")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,7 +48,7 @@ func startPostgresTemporal(ctx context.Context, bin, pgServer string) (*postgres
 	if err != nil {
 		return nil, fmt.Errorf("BENCH_POSTGRES: %w", err)
 	}
-	host, port := u.Hostname(), cmpOr(u.Port(), "5432")
+	host, port := u.Hostname(), cmp.Or(u.Port(), "5432")
 	user, password := u.User.Username(), ""
 	if p, ok := u.User.Password(); ok {
 		password = p
@@ -190,13 +191,6 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
-}
-
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // serverConfig is the server's static config: PostgreSQL persistence and
