@@ -57,8 +57,8 @@ func checkTiming(add func(path, msg string), t store.Timing, atPath string, now 
 		add("schedule", `say when: "at" (once), or "cron" or "every" (recurring)`)
 	}
 	if t.Every != "" {
-		if every, err := time.ParseDuration(t.Every); err != nil || every < time.Second {
-			add("schedule.every", `an interval of at least a second, such as "24h" or "30m"`)
+		if every, err := campaign.ParseDuration(t.Every); err != nil || every < time.Second {
+			add("schedule.every", `an interval of at least a second, such as "30m", "24h" or "1w"`)
 		}
 	}
 	if t.Timezone != "" {

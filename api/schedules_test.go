@@ -155,6 +155,12 @@ func TestScheduledAndRecurringLaunches(t *testing.T) {
 	} else if next, _ := time.Parse(time.RFC3339, s["next_runs"].([]any)[0].(string)); next.In(berlin(t)).Hour() != 9 || next.Weekday() != time.Monday {
 		t.Fatalf("next runs %v, want Mondays at 9 in Berlin", s["next_runs"])
 	}
+	// An interval is a duration like any other: in weeks too.
+	if s := c.must(201, "POST", "/v1/campaigns/weekly/launch", map[string]any{"audience": all, "schedule": map[string]any{"every": "1w"}}); s["id"] != "schedule:weekly:3" {
+		t.Fatalf("scheduled %v", s)
+	} else if next, _ := time.Parse(time.RFC3339, s["next_runs"].([]any)[0].(string)); time.Until(next) < 6*24*time.Hour {
+		t.Fatalf("next runs %v, want a week from now", s["next_runs"])
+	}
 }
 
 func berlin(t *testing.T) *time.Location {

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/omni-orchestrator/omni/campaign"
 	"github.com/omni-orchestrator/omni/journey"
 	"github.com/omni-orchestrator/omni/store"
 )
@@ -88,7 +89,7 @@ func (e *Enroller) scheduleOptions(ls store.LaunchSchedule, now time.Time) clien
 	case t.Every != "":
 		// Temporal counts intervals from the epoch: the offset makes them
 		// count from at (or from one interval after now).
-		every, _ := time.ParseDuration(t.Every)
+		every, _ := campaign.ParseDuration(t.Every)
 		start := now.Add(every)
 		if t.At != nil {
 			start = *t.At
